@@ -1,0 +1,4 @@
+/**
+ * backup/: replica snapshots to and from S3 for multi-node deployments. (Not built yet.)
+ */
+export {};
