@@ -63,7 +63,12 @@ export type DataChange =
   | {tag: 'create-table'; spec: TableSpec}
   | {tag: 'rename-table'; old: TableId; new: TableId}
   | {tag: 'add-column'; table: TableId; column: {name: string; spec: ColumnSpec}}
-  | {tag: 'update-column'; table: TableId; old: {name: string; spec: ColumnSpec}; new: {name: string; spec: ColumnSpec}}
+  | {
+      tag: 'update-column';
+      table: TableId;
+      old: {name: string; spec: ColumnSpec};
+      new: {name: string; spec: ColumnSpec};
+    }
   | {tag: 'drop-column'; table: TableId; column: string}
   | {tag: 'drop-table'; id: TableId}
   | {tag: 'create-index'; spec: IndexSpec}

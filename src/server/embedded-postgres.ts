@@ -38,7 +38,9 @@ export const DEFAULT_EMBEDDED_SETTINGS: Record<string, string | number> = {
   max_connections: 200,
 };
 
-export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<RunningPostgres> {
+export async function startEmbeddedPostgres(
+  opts: EmbeddedPostgresOptions,
+): Promise<RunningPostgres> {
   const pgdata = path.resolve(opts.dataDir, 'pg');
   await mkdir(path.dirname(pgdata), {recursive: true});
   // As root, Postgres runs as the `postgres` user, which must be able to reach the cluster folder.
@@ -101,7 +103,8 @@ async function stopOrphan(pgdata: string, log: Logger): Promise<void> {
   log.warn(`embedded Postgres: stopping a cluster left running by an earlier run (pid ${pid})`);
   process.kill(pid, 'SIGINT');
   for (let i = 0; i < 300 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
-  if (isAlive(pid)) throw new Error(`embedded Postgres: pid ${pid} in ${pgdata} did not stop; stop it by hand`);
+  if (isAlive(pid))
+    throw new Error(`embedded Postgres: pid ${pid} in ${pgdata} did not stop; stop it by hand`);
 }
 
 function isAlive(pid: number): boolean {

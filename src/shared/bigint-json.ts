@@ -27,7 +27,9 @@ export function parseBigIntJSON(text: string): unknown {
   return JSON.parse(marked, (_k, val) => {
     if (typeof val === 'string' && val.startsWith('\u0000big')) {
       const b = BigInt(val.slice(4));
-      return b <= BigInt(Number.MAX_SAFE_INTEGER) && b >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(b) : b;
+      return b <= BigInt(Number.MAX_SAFE_INTEGER) && b >= BigInt(Number.MIN_SAFE_INTEGER)
+        ? Number(b)
+        : b;
     }
     return val;
   });

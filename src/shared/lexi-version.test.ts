@@ -39,6 +39,8 @@ test('malformed lexi versions are rejected', () => {
 test('bigint JSON round-trips integers beyond 2^53', () => {
   const v = {a: 2n ** 62n, b: -(2n ** 60n), c: 'x 12345678901234567890', d: 1.5, e: 12};
   const text = stringifyBigIntJSON(v);
-  expect(text).toBe('{"a":4611686018427387904,"b":-1152921504606846976,"c":"x 12345678901234567890","d":1.5,"e":12}');
+  expect(text).toBe(
+    '{"a":4611686018427387904,"b":-1152921504606846976,"c":"x 12345678901234567890","d":1.5,"e":12}',
+  );
   expect(parseBigIntJSON(text)).toEqual(v);
 });

@@ -1,0 +1,149 @@
+import type postgres from 'postgres';
+import type {ChangeStreamMessage, DataChange} from '../protocol/change-stream.js';
+import {cdcSchema, pgIdent, type ShardId} from '../replication/shard-names.js';
+import {parseBigIntJSON, stringifyBigIntJSON} from '../shared/bigint-json.js';
+import {assertAdvances, type LexiVersion} from '../shared/lexi-version.js';
+
+/**
+ * The durable change log in ZERO_CHANGE_DB (schema `"{app}_{shard}/cdc"`, fact sheet §6.4): every
+ * committed upstream transaction as rows (watermark, pos) with pos 0 = begin, then its changes, then
+ * commit. `replicationState.lastWatermark` is the watermark of the last stored transaction.
+ *
+ * Contracts: a transaction becomes visible to readers only when it is committed here, all at once;
+ * stored watermarks strictly increase (a store that would not advance lastWatermark fails, which also
+ * stops a second writer); purging removes whole transactions only.
+ */
+export interface ChangeLogState {
+  replicaVersion: LexiVersion;
+  publications: string[];
+  lastWatermark: LexiVersion;
+}
+
+const FLUSH_ENTRIES = 2000;
+
+export class ChangeLog {
+  readonly #sql: postgres.Sql;
+  readonly #schema: string;
+
+  constructor(sql: postgres.Sql, shard: ShardId) {
+    this.#sql = sql;
+    this.#schema = pgIdent(cdcSchema(shard));
+  }
+
+  async ensureTables(): Promise<void> {
+    const s = this.#schema;
+    await this.#sql.unsafe(`
+      CREATE SCHEMA IF NOT EXISTS ${s};
+      CREATE TABLE IF NOT EXISTS ${s}."changeLog" (
+        "watermark" TEXT NOT NULL, "pos" INT8 NOT NULL, "change" JSON NOT NULL, "precommit" TEXT,
+        PRIMARY KEY ("watermark", "pos"));
+      CREATE TABLE IF NOT EXISTS ${s}."replicationState" (
+        "lastWatermark" TEXT NOT NULL, "owner" TEXT, "ownerAddress" TEXT,
+        "lock" INT PRIMARY KEY DEFAULT 1 CHECK ("lock" = 1));
+      CREATE TABLE IF NOT EXISTS ${s}."replicationConfig" (
+        "replicaVersion" TEXT NOT NULL, "publications" TEXT[] NOT NULL, "resetRequired" BOOL,
+        "lock" INT PRIMARY KEY DEFAULT 1 CHECK ("lock" = 1));`);
+  }
+
+  async state(): Promise<ChangeLogState | null> {
+    const s = this.#schema;
+    const rows = await this.#sql.unsafe(
+      `SELECT c."replicaVersion", c."publications", r."lastWatermark"
+         FROM ${s}."replicationConfig" c JOIN ${s}."replicationState" r ON true`,
+    );
+    const r = rows[0] as
+      {replicaVersion: string; publications: string[]; lastWatermark: string} | undefined;
+    return r
+      ? {
+          replicaVersion: r.replicaVersion,
+          publications: r.publications,
+          lastWatermark: r.lastWatermark,
+        }
+      : null;
+  }
+
+  /** Starts the log afresh for a new replica (after an initial sync). */
+  async reset(replicaVersion: LexiVersion, publications: string[], owner: string): Promise<void> {
+    const s = this.#schema;
+    await this.#sql.begin(async (tx) => {
+      await tx.unsafe(`TRUNCATE ${s}."changeLog"`);
+      await tx.unsafe(
+        `INSERT INTO ${s}."replicationConfig" ("replicaVersion","publications","resetRequired","lock") VALUES ($1,$2,false,1)
+         ON CONFLICT ("lock") DO UPDATE SET "replicaVersion" = $1, "publications" = $2, "resetRequired" = false`,
+        [replicaVersion, publications],
+      );
+      await tx.unsafe(
+        `INSERT INTO ${s}."replicationState" ("lastWatermark","owner","lock") VALUES ($1,$2,1)
+         ON CONFLICT ("lock") DO UPDATE SET "lastWatermark" = $1, "owner" = $2`,
+        [replicaVersion, owner],
+      );
+    });
+  }
+
+  /** Stores one whole transaction atomically. */
+  async store(watermark: LexiVersion, changes: readonly DataChange[]): Promise<void> {
+    const s = this.#schema;
+    await this.#sql.begin(async (tx) => {
+      const [row] = await tx.unsafe(
+        `SELECT "lastWatermark" FROM ${s}."replicationState" FOR UPDATE`,
+      );
+      const last = (row as {lastWatermark: string} | undefined)?.lastWatermark;
+      if (last === undefined)
+        throw new Error('change log: not initialised (no replicationState row)');
+      assertAdvances(last, watermark, 'change log: store');
+      const entries: [number, string][] = [[0, '{"tag":"begin"}']];
+      changes.forEach((c, i) => entries.push([i + 1, stringifyBigIntJSON(c)]));
+      entries.push([changes.length + 1, '{"tag":"commit"}']);
+      for (let i = 0; i < entries.length; i += FLUSH_ENTRIES) {
+        const batch = entries.slice(i, i + FLUSH_ENTRIES);
+        await tx.unsafe(
+          `INSERT INTO ${s}."changeLog" ("watermark","pos","change")
+           SELECT $1, p, c::json FROM unnest($2::int8[], $3::text[]) AS e(p, c)`,
+          [watermark, batch.map((e) => e[0]), batch.map((e) => e[1])],
+        );
+      }
+      await tx.unsafe(`UPDATE ${s}."replicationState" SET "lastWatermark" = $1`, [watermark]);
+    });
+  }
+
+  /**
+   * Messages of every stored transaction with watermark > `after`, in order, read in batches.
+   * Stops at the end of what is committed when the read starts.
+   */
+  async *readAfter(after: LexiVersion, batchSize = 5000): AsyncGenerator<ChangeStreamMessage> {
+    const s = this.#schema;
+    let cursor: [string, number] = [after, Number.MAX_SAFE_INTEGER];
+    for (;;) {
+      const rows = (await this.#sql.unsafe(
+        `SELECT "watermark", "pos", "change"::text AS "change" FROM ${s}."changeLog"
+          WHERE ("watermark", "pos") > ($1, $2) ORDER BY "watermark", "pos" LIMIT $3`,
+        [cursor[0], cursor[1], batchSize],
+      )) as unknown as {watermark: string; pos: string; change: string}[];
+      for (const r of rows) yield toMessage(r.watermark, r.change);
+      if (rows.length < batchSize) return;
+      const lastRow = rows[rows.length - 1]!;
+      cursor = [lastRow.watermark, Number(lastRow.pos)];
+    }
+  }
+
+  /** Deletes transactions with watermark < `before`. Returns the number of entries removed. */
+  async purgeBefore(before: LexiVersion): Promise<number> {
+    const r = await this.#sql.unsafe(
+      `DELETE FROM ${this.#schema}."changeLog" WHERE "watermark" < $1`,
+      [before],
+    );
+    return r.count;
+  }
+}
+
+function toMessage(watermark: string, changeText: string): ChangeStreamMessage {
+  const change = parseBigIntJSON(changeText) as {tag: string};
+  switch (change.tag) {
+    case 'begin':
+      return ['begin', {tag: 'begin'}, {commitWatermark: watermark}];
+    case 'commit':
+      return ['commit', {tag: 'commit'}, {watermark}];
+    default:
+      return ['data', change as DataChange];
+  }
+}

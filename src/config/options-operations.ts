@@ -1,0 +1,220 @@
+import type {OptionSpec} from './option-spec.js';
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+export const LOG_OPTIONS = [
+  {
+    key: 'log.level',
+    flag: 'log-level',
+    type: 'enum',
+    values: LOG_LEVELS,
+    default: 'info',
+    help: 'The least severe log level that is written.',
+  },
+  {
+    key: 'log.format',
+    flag: 'log-format',
+    type: 'enum',
+    values: ['text', 'json'],
+    default: 'text',
+    help: '"text" for people reading a console, "json" for structured-logging services.',
+  },
+  {
+    key: 'log.slowRowThreshold',
+    flag: 'log-slow-row-threshold',
+    type: 'number',
+    min: 0,
+    default: 2,
+    help: 'Milliseconds after which reading one row from a table source is logged as slow.',
+  },
+  {
+    key: 'log.slowHydrateThreshold',
+    flag: 'log-slow-hydrate-threshold',
+    type: 'number',
+    min: 0,
+    default: 100,
+    help: 'Milliseconds after which a query hydration is logged as slow.',
+  },
+  {
+    key: 'log.ivmSampling',
+    flag: 'log-ivm-sampling',
+    type: 'number',
+    integer: true,
+    min: 0,
+    default: 5000,
+    help: 'Collect IVM metrics for 1 in this many requests.',
+  },
+] as const satisfies readonly OptionSpec[];
+
+export const LITESTREAM_OPTIONS = [
+  {
+    key: 'litestream.executable',
+    flag: 'litestream-executable',
+    type: 'string',
+    help: 'Path of the litestream executable that zero-cache uses to back up and restore the replica.',
+  },
+  {
+    key: 'litestream.configPath',
+    flag: 'litestream-config-path',
+    type: 'string',
+    default: './src/services/litestream/config.yml',
+    help: 'Path of the litestream YAML config, which may reference ${ENV} variables.',
+  },
+  {
+    key: 'litestream.logLevel',
+    flag: 'litestream-log-level',
+    type: 'enum',
+    values: LOG_LEVELS,
+    default: 'warn',
+    help: 'The least severe level of backup and restore logs.',
+  },
+  {
+    key: 'litestream.backupURL',
+    flag: 'litestream-backup-url',
+    type: 'string',
+    help:
+      'Where the replication-manager backs up the replica, usually an s3:// URL. View-syncers ' +
+      'learn it from the replication-manager.',
+  },
+  {
+    key: 'litestream.endpoint',
+    flag: 'litestream-endpoint',
+    type: 'string',
+    help:
+      'Endpoint URL of an S3-compatible store other than AWS. The replication-manager and the ' +
+      'view-syncers must use the same one.',
+  },
+  {
+    key: 'litestream.port',
+    flag: 'litestream-port',
+    type: 'number',
+    integer: true,
+    min: 1,
+    max: 65535,
+    derived: '--port + 2',
+    help: 'Port of the backup metrics, which tell up to where the change log may be purged.',
+  },
+  {
+    key: 'litestream.checkpointThresholdMB',
+    flag: 'litestream-checkpoint-threshold-mb',
+    type: 'number',
+    min: 0,
+    default: 40,
+    help:
+      'WAL size, in MB, at which the replica is checkpointed. Smaller: faster reads, more ' +
+      'files to download on restore.',
+  },
+  {
+    key: 'litestream.minCheckpointPageCount',
+    flag: 'litestream-min-checkpoint-page-count',
+    type: 'number',
+    integer: true,
+    min: 0,
+    derived: '--litestream-checkpoint-threshold-mb * 250',
+    help: 'WAL pages at which a PASSIVE checkpoint (one that never blocks writers) is tried.',
+  },
+  {
+    key: 'litestream.maxCheckpointPageCount',
+    flag: 'litestream-max-checkpoint-page-count',
+    type: 'number',
+    integer: true,
+    min: 0,
+    derived: '--litestream-min-checkpoint-page-count * 10',
+    help: 'WAL pages at which a RESTART checkpoint blocks writers until done. 0 turns them off.',
+  },
+  {
+    key: 'litestream.incrementalBackupIntervalMinutes',
+    flag: 'litestream-incremental-backup-interval-minutes',
+    type: 'number',
+    min: 0,
+    default: 15,
+    help:
+      'Minutes between incremental backups. Shorter: less to replay when a view-syncer ' +
+      'starts, more files to restore.',
+  },
+  {
+    key: 'litestream.snapshotBackupIntervalHours',
+    flag: 'litestream-snapshot-backup-interval-hours',
+    type: 'number',
+    min: 0,
+    default: 12,
+    help:
+      'Hours between full snapshot backups. Longer: less bandwidth, slower restores; fine for ' +
+      'large databases with few writes.',
+  },
+  {
+    key: 'litestream.restoreParallelism',
+    flag: 'litestream-restore-parallelism',
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: 48,
+    help: 'WAL files downloaded in parallel when restoring the replica.',
+  },
+  {
+    key: 'litestream.multipartConcurrency',
+    flag: 'litestream-multipart-concurrency',
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: 48,
+    help: 'Snapshot parts uploaded or downloaded in parallel.',
+  },
+  {
+    key: 'litestream.multipartSize',
+    flag: 'litestream-multipart-size',
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: 16 * 1024 * 1024,
+    help: 'Bytes per snapshot part. Backup and restore use up to concurrency * size bytes of memory.',
+  },
+] as const satisfies readonly OptionSpec[];
+
+export const TELEMETRY_OPTIONS = [
+  {
+    key: 'enableTelemetry',
+    flag: 'enable-telemetry',
+    type: 'boolean',
+    default: true,
+    help: 'Send anonymous usage data. DO_NOT_TRACK also turns it off.',
+  },
+  {
+    key: 'cloudEvent.sinkEnv',
+    flag: 'cloud-event-sink-env',
+    type: 'string',
+    help:
+      'Name of an env variable holding the URI of a CloudEvents sink (e.g. K_SINK of a knative ' +
+      'SinkBinding). Zero events are then published to it, with --task-id as their source.',
+  },
+  {
+    key: 'cloudEvent.extensionOverridesEnv',
+    flag: 'cloud-event-extension-overrides-env',
+    type: 'string',
+    help:
+      'Name of an env variable holding JSON with an "extensions" object of attributes to add ' +
+      'to or override on outgoing CloudEvents (e.g. K_CE_OVERRIDES).',
+  },
+] as const satisfies readonly OptionSpec[];
+
+export const ZCACHE_OPTIONS = [
+  {
+    key: 'dataDir',
+    flag: 'data-dir',
+    type: 'string',
+    default: './zero-data',
+    zcacheOnly: true,
+    help: 'Folder of the embedded Postgres that zcache starts when --upstream-db is unset.',
+  },
+  {
+    key: 'embeddedPgPort',
+    flag: 'embedded-pg-port',
+    type: 'number',
+    integer: true,
+    min: 1,
+    max: 65535,
+    default: 5488,
+    zcacheOnly: true,
+    help: 'Port of the embedded Postgres that zcache starts when --upstream-db is unset.',
+  },
+] as const satisfies readonly OptionSpec[];

@@ -1,0 +1,107 @@
+import Database from 'better-sqlite3';
+import type {LexiVersion} from '../shared/lexi-version.js';
+
+/**
+ * The replica SQLite file: WAL mode, stock SQLite. One writer (the replicator); readers use short
+ * transactions only, so checkpoints can always reset the WAL.
+ *
+ * Durability: synchronous=NORMAL survives a process crash at any instant; after a power loss the
+ * last transactions may be lost, which is safe because the replica's stateVersion rolls back with
+ * them and the change log still holds them.
+ */
+export type ReplicaDb = Database.Database;
+
+export function openReplica(file: string, opts: {readonly?: boolean} = {}): ReplicaDb {
+  const readonly = opts.readonly ?? false;
+  const db = new Database(file, {readonly, fileMustExist: readonly});
+  db.pragma('busy_timeout = 30000');
+  if (!opts.readonly) {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('journal_size_limit = 67108864');
+  }
+  return db;
+}
+
+/** The replica's own bookkeeping tables. `rowChanges` is our append-only per-row change list. */
+const META_DDL = `
+CREATE TABLE IF NOT EXISTS "_zero.replicationConfig" (
+  "replicaVersion" TEXT NOT NULL,
+  "publications" TEXT NOT NULL,
+  "slot" TEXT NOT NULL,
+  "lock" INTEGER PRIMARY KEY CHECK ("lock" = 1)
+);
+CREATE TABLE IF NOT EXISTS "_zero.replicationState" (
+  "stateVersion" TEXT NOT NULL,
+  "lock" INTEGER PRIMARY KEY CHECK ("lock" = 1)
+);
+CREATE TABLE IF NOT EXISTS "_zero.tableMeta" (
+  "liteName" TEXT PRIMARY KEY,
+  "schema" TEXT NOT NULL,
+  "name" TEXT NOT NULL,
+  "primaryKey" TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS "_zero.rowChanges" (
+  "seq" INTEGER PRIMARY KEY,
+  "stateVersion" TEXT NOT NULL,
+  "table" TEXT NOT NULL,
+  "rowKey" TEXT,
+  "op" TEXT NOT NULL,
+  "oldRow" TEXT
+);
+CREATE INDEX IF NOT EXISTS "_zero.rowChanges_version" ON "_zero.rowChanges" ("stateVersion");
+`;
+
+export function createMetaTables(db: ReplicaDb): void {
+  db.exec(META_DDL);
+}
+
+export interface ReplicationConfig {
+  replicaVersion: LexiVersion;
+  publications: string[];
+  slot: string;
+}
+
+export function readReplicationConfig(db: ReplicaDb): ReplicationConfig | null {
+  if (!hasTable(db, '_zero.replicationConfig')) return null;
+  const row = db.prepare('SELECT * FROM "_zero.replicationConfig"').get() as
+    {replicaVersion: string; publications: string; slot: string} | undefined;
+  if (!row) return null;
+  return {
+    replicaVersion: row.replicaVersion,
+    publications: JSON.parse(row.publications),
+    slot: row.slot,
+  };
+}
+
+export function writeReplicationConfig(db: ReplicaDb, c: ReplicationConfig): void {
+  db.prepare(
+    'INSERT OR REPLACE INTO "_zero.replicationConfig" ("replicaVersion","publications","slot","lock") VALUES (?,?,?,1)',
+  ).run(c.replicaVersion, JSON.stringify(c.publications), c.slot);
+}
+
+export function readStateVersion(db: ReplicaDb): LexiVersion | null {
+  if (!hasTable(db, '_zero.replicationState')) return null;
+  const row = db.prepare('SELECT "stateVersion" FROM "_zero.replicationState"').get() as
+    {stateVersion: string} | undefined;
+  return row?.stateVersion ?? null;
+}
+
+export function writeStateVersion(db: ReplicaDb, v: LexiVersion): void {
+  db.prepare(
+    'INSERT INTO "_zero.replicationState" ("stateVersion","lock") VALUES (?,1) ON CONFLICT("lock") DO UPDATE SET "stateVersion" = excluded."stateVersion"',
+  ).run(v);
+}
+
+export function hasTable(db: ReplicaDb, name: string): boolean {
+  return (
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !==
+    undefined
+  );
+}
+
+/** Checkpoints and truncates the WAL; returns false when a reader kept it from completing. */
+export function checkpointReplica(db: ReplicaDb): boolean {
+  const [res] = db.pragma('wal_checkpoint(TRUNCATE)') as {busy: number}[];
+  return res?.busy === 0;
+}

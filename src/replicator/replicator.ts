@@ -1,0 +1,83 @@
+import type {ChangeStreamMessage} from '../protocol/change-stream.js';
+import {checkpointReplica, type ReplicaDb} from '../replica/replica-file.js';
+import {purgeRowChangesBefore} from '../replica/row-changes.js';
+import type {LexiVersion} from '../shared/lexi-version.js';
+import type {Logger} from '../shared/log.js';
+import type {ChangeApplier} from './change-applier.js';
+
+/**
+ * Follows a change stream from the replica's stateVersion and applies each transaction with the
+ * ChangeApplier; after every commit it tells listeners "version ready" (no version in the signal:
+ * readers look at the replica). It also keeps the replica bounded: the per-row change list is
+ * purged behind `oldestNeededVersion()`, and the WAL is checkpointed after large transactions.
+ */
+export type VersionReadyListener = (stateVersion: LexiVersion) => void;
+
+export interface ReplicatorOptions {
+  /** Oldest replica version any reader still advances from; row changes before it are purged. */
+  oldestNeededVersion?: () => LexiVersion;
+  /** Called after each commit with the new stateVersion (e.g. to purge the change log behind it). */
+  onCommit?: (stateVersion: LexiVersion) => void;
+  /** Checkpoint when the transactions since the last checkpoint wrote this many changes. */
+  checkpointEveryChanges?: number;
+}
+
+export class Replicator {
+  readonly #db: ReplicaDb;
+  readonly #applier: ChangeApplier;
+  readonly #log: Logger;
+  readonly #opts: ReplicatorOptions;
+  readonly #listeners = new Set<VersionReadyListener>();
+  #changesSinceCheckpoint = 0;
+
+  constructor(db: ReplicaDb, applier: ChangeApplier, log: Logger, opts: ReplicatorOptions = {}) {
+    this.#db = db;
+    this.#applier = applier;
+    this.#log = log;
+    this.#opts = opts;
+  }
+
+  get stateVersion(): LexiVersion {
+    return this.#applier.stateVersion;
+  }
+
+  onVersionReady(l: VersionReadyListener): () => void {
+    this.#listeners.add(l);
+    return () => this.#listeners.delete(l);
+  }
+
+  /** Applies messages until the stream ends; a failed transaction is rolled back and rethrown. */
+  async run(stream: AsyncIterable<ChangeStreamMessage>): Promise<void> {
+    try {
+      for await (const msg of stream) this.#handle(msg);
+    } finally {
+      this.#applier.abort();
+    }
+  }
+
+  #handle(msg: ChangeStreamMessage): void {
+    switch (msg[0]) {
+      case 'begin':
+        return this.#applier.begin(msg[2].commitWatermark);
+      case 'data':
+        this.#changesSinceCheckpoint++;
+        return this.#applier.apply(msg[1]);
+      case 'rollback':
+        return this.#applier.abort();
+      case 'commit':
+        this.#applier.commit(msg[2].watermark);
+        this.#afterCommit(msg[2].watermark);
+    }
+  }
+
+  #afterCommit(version: LexiVersion): void {
+    const oldest = this.#opts.oldestNeededVersion?.() ?? version;
+    purgeRowChangesBefore(this.#db, oldest);
+    if (this.#changesSinceCheckpoint >= (this.#opts.checkpointEveryChanges ?? 10_000)) {
+      if (checkpointReplica(this.#db)) this.#changesSinceCheckpoint = 0;
+      else this.#log.debug('replicator: checkpoint blocked by a reader; will retry');
+    }
+    this.#opts.onCommit?.(version);
+    for (const l of this.#listeners) l(version);
+  }
+}
