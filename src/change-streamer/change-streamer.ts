@@ -31,7 +31,10 @@ export class ChangeStreamer {
   async run(source: ChangeSource): Promise<void> {
     let tx: {watermark: LexiVersion; changes: DataChange[]} | null = null;
     for await (const ev of source) {
-      if (ev.type === 'begin') {
+      if (ev.type === 'status') {
+        // Everything before it is stored (transactions are stored in order, one at a time).
+        if (!tx) source.ack(ev);
+      } else if (ev.type === 'begin') {
         if (tx)
           throw new Error(`change-streamer: begin ${ev.commitWatermark} inside ${tx.watermark}`);
         tx = {watermark: ev.commitWatermark, changes: []};

@@ -11,6 +11,7 @@ import {
   type PgoutputMessage,
   type TupleData,
 } from './pgoutput/decoder.js';
+import type {ServerPosition} from './pgoutput/replication-stream.js';
 import type {PublishedSchema} from './published-schema.js';
 import {diffPublishedSchemas} from './schema-diff.js';
 
@@ -23,7 +24,9 @@ import {diffPublishedSchemas} from './schema-diff.js';
 export type SourceEvent =
   | {type: 'begin'; commitWatermark: LexiVersion}
   | {type: 'data'; change: DataChange}
-  | {type: 'commit'; watermark: LexiVersion; endLsn: bigint};
+  | {type: 'commit'; watermark: LexiVersion; ackLsn: bigint}
+  /** Between transactions: everything upstream up to `ackLsn` has been sent. */
+  | {type: 'status'; ackLsn: bigint};
 
 interface RelationInfo {
   relation: Relation;
@@ -44,8 +47,10 @@ export class ChangeMaker {
     this.#log = log;
   }
 
-  async process(msg: PgoutputMessage): Promise<SourceEvent[]> {
+  async process(msg: PgoutputMessage | ServerPosition): Promise<SourceEvent[]> {
     switch (msg.tag) {
+      case 'position':
+        return this.#commitWatermark === null ? [{type: 'status', ackLsn: msg.walEnd}] : [];
       case 'begin':
         this.#commitWatermark = lsnToWatermark(msg.finalLsn);
         return [{type: 'begin', commitWatermark: this.#commitWatermark}];
@@ -58,7 +63,7 @@ export class ChangeMaker {
         }
         this.#commitWatermark = null;
         this.#schemaBefore = null;
-        return [{type: 'commit', watermark, endLsn: msg.endLsn}];
+        return [{type: 'commit', watermark, ackLsn: msg.endLsn}];
       }
       case 'relation':
         this.#relations.set(msg.relationOid, await this.#relationInfo(msg));

@@ -13,10 +13,12 @@ import {ddlMessagePrefix, type ShardId} from './shard-names.js';
  *
  * Contract: events come in begin, data…, commit groups, in commit order. After `ack(commit)` the
  * source never again yields transactions at or before that commit, even across restarts; without
- * an ack it may yield them again (the consumer deduplicates by watermark).
+ * an ack it may yield them again (the consumer deduplicates by watermark). A `status` event between
+ * transactions may be acked too, so that upstream can free its log while nothing published changes.
  */
 export interface ChangeSource extends AsyncIterable<SourceEvent> {
-  ack(commit: Extract<SourceEvent, {type: 'commit'}>): void;
+  /** Confirms a commit or status event; positions never move backwards. */
+  ack(event: Extract<SourceEvent, {type: 'commit' | 'status'}>): void;
   close(): Promise<void>;
 }
 
@@ -59,8 +61,13 @@ class PgChangeSource implements ChangeSource {
     }
   }
 
-  ack(commit: Extract<SourceEvent, {type: 'commit'}>): void {
-    this.#stream.ack(commit.endLsn);
+  #acked = 0n;
+
+  ack(event: Extract<SourceEvent, {type: 'commit' | 'status'}>): void {
+    // A keepalive can report a position a little behind the last commit's end: never step back.
+    if (event.ackLsn <= this.#acked) return;
+    this.#acked = event.ackLsn;
+    this.#stream.ack(event.ackLsn);
   }
 
   close(): Promise<void> {

@@ -48,7 +48,18 @@ async function stream(slot: string, startLsn: bigint, statusIntervalMs?: number)
     statusIntervalMs,
   });
   openStreams.push(s);
-  return s;
+  return withoutPositions(s);
+}
+
+/** The stream, iterating its pgoutput messages only (server positions come at the server's pace). */
+function withoutPositions(s: ReplicationStream): ReplicationStream {
+  return {
+    ack: (lsn) => s.ack(lsn),
+    close: () => s.close(),
+    async *[Symbol.asyncIterator]() {
+      for await (const m of s) if (m.message.tag !== 'position') yield m;
+    },
+  };
 }
 
 async function take(
@@ -185,6 +196,27 @@ describe('startReplicationStream', () => {
       await sleep(3000);
       await db.sql`INSERT INTO items (id, name) VALUES (5, 'still here')`;
       expect((await pending).value).toMatchObject({message: {tag: 'begin'}});
+    } finally {
+      await db.sql.unsafe(`ALTER DATABASE "${db.name}" RESET wal_sender_timeout`);
+    }
+  });
+
+  test('keepalives report server positions past unpublished writes, so acks can follow them', async () => {
+    await db.sql.unsafe(`ALTER DATABASE "${db.name}" SET wal_sender_timeout = '1s'`);
+    try {
+      const {slot, startLsn} = await createSlot();
+      const s = await startReplicationStream({url: db.url, slot, startLsn, publications: ['pub']});
+      openStreams.push(s);
+      await db.sql.unsafe('CREATE TABLE IF NOT EXISTS unpublished (v int)');
+      await db.sql`INSERT INTO unpublished VALUES (1)`;
+      const [row] = await db.sql<{lsn: string}[]>`SELECT pg_current_wal_lsn()::text AS lsn`;
+      const lsn = row!.lsn;
+      for await (const m of s) {
+        if (m.message.tag === 'position' && m.message.walEnd >= lsnToBigInt(lsn)) {
+          s.ack(m.message.walEnd);
+          break;
+        }
+      }
     } finally {
       await db.sql.unsafe(`ALTER DATABASE "${db.name}" RESET wal_sender_timeout`);
     }

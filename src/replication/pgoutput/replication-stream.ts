@@ -10,14 +10,23 @@ import {
   type PgoutputMessage,
 } from './decoder.js';
 
-/** One pgoutput message and where the server says it is in the WAL. */
+/**
+ * The server's report (a keepalive) that it has sent everything up to `walEnd`. Between
+ * transactions, acking it lets the slot advance even while no published table changes.
+ */
+export interface ServerPosition {
+  tag: 'position';
+  walEnd: bigint;
+}
+
+/** One pgoutput message (or a server position) and where the server says it is in the WAL. */
 export interface ReplicationMessage {
   /**
    * walStart of the XLogData frame: a change's own LSN, the commit's end LSN for a Commit, and 0
-   * for messages that have no WAL position (Relation, Type).
+   * for messages that have no WAL position (Relation, Type); walEnd for a ServerPosition.
    */
   lsn: bigint;
-  message: PgoutputMessage;
+  message: PgoutputMessage | ServerPosition;
 }
 
 /**
@@ -181,7 +190,8 @@ class PgReplicationStream implements ReplicationStream {
   #decode(frame: Buffer): ReplicationMessage {
     try {
       const xlog = decodeCopyBothFrame(frame);
-      if (xlog.tag !== 'xlogdata') throw new Error(`unexpected ${xlog.tag} frame in the queue`);
+      if (xlog.tag === 'keepalive')
+        return {lsn: xlog.walEnd, message: {tag: 'position', walEnd: xlog.walEnd}};
       return {lsn: xlog.walStart, message: decodePgoutput(xlog.payload)};
     } catch (e) {
       throw new Error(`replication stream: on ${this.where}: ${errorMessage(e)}`, {cause: e});
@@ -197,8 +207,9 @@ class PgReplicationStream implements ReplicationStream {
         if (keepalive.tag === 'keepalive' && keepalive.replyRequested) this.#sendStatus();
       } catch (e) {
         this.#fail(`bad keepalive on ${this.where}: ${errorMessage(e)}`, e);
+        return;
       }
-      return;
+      // Also queued, in order, so the consumer learns the server's position (see ServerPosition).
     }
     this.#frames.push(chunk);
     if (this.#frames.length >= MAX_QUEUED_FRAMES) this.duplex.pause();
