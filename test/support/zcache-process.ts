@@ -57,6 +57,8 @@ export interface SpawnOptions {
   /** The process's environment on top of a minimal base (see `baseEnv`). `undefined` unsets. */
   env?: Record<string, string | undefined>;
   args?: string[];
+  /** Extra flags for `node` itself (e.g. --cpu-prof), before the entry point. */
+  nodeArgs?: string[];
   /** Working directory; the .env file zcache reads is looked up here. Default: a fresh temp dir. */
   cwd?: string;
 }
@@ -94,12 +96,16 @@ export function spawnZcache(opts: SpawnOptions = {}): ZcacheProcess {
   }
   let ownCwd: string | undefined;
   const cwd = opts.cwd ?? (ownCwd = mkdtempSync(path.join(tmpdir(), 'zcache-cwd-')));
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, ENTRY, ...(opts.args ?? [])], {
-    cwd,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
+  const child = spawn(
+    process.execPath,
+    [...(opts.nodeArgs ?? []), '--import', TSX_LOADER, ENTRY, ...(opts.args ?? [])],
+    {
+      cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    },
+  );
   live.add(child);
   let stdout = '';
   let stderr = '';
@@ -254,6 +260,8 @@ export const STREAMING_LINE = /streaming slot "[^"]+"/;
 export async function createZcacheNode(opts: {
   upstreamUrl: string;
   env?: Record<string, string | undefined>;
+  /** Extra flags for `node` (e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']). */
+  nodeArgs?: string[];
 }): Promise<ZcacheNode> {
   const dir = mkdtempSync(path.join(tmpdir(), 'zcache-node-'));
   const replicaFile = path.join(dir, 'zero.db');
@@ -278,7 +286,7 @@ export async function createZcacheNode(opts: {
     },
     start(extraEnv = {}) {
       if (proc && !proc.exit) throw new Error(`zcache is still running (pid ${proc.pid})`);
-      proc = spawnZcache({env: {...env, ...extraEnv}, cwd: dir});
+      proc = spawnZcache({env: {...env, ...extraEnv}, cwd: dir, nodeArgs: opts.nodeArgs});
       return proc;
     },
     async startAndWaitStreaming(extraEnv = {}, timeoutMs = 30_000) {

@@ -1,0 +1,75 @@
+/**
+ * Values, rows and nodes as the IVM operators see them, and the one ordering every part of the
+ * system (SQLite, the operators, the client) agrees on (fact sheet §8.6): null lowest, then
+ * booleans (false < true), numbers numerically, strings by UTF-8 byte order. Values of different
+ * non-null types are never compared (a query comparing them is malformed).
+ */
+export type JSONValue = null | boolean | number | string | JSONValue[] | {[k: string]: JSONValue};
+export type Value = JSONValue | undefined;
+export type Row = Record<string, Value>;
+
+/**
+ * A row and its lazily fetched relationships (the result of `related` and EXISTS joins). Calling a
+ * relationship fetches it anew: its contents reflect the state at the time of the call.
+ */
+export interface Node {
+  row: Row;
+  relationships: Record<string, () => Iterable<Node>>;
+}
+
+export type Direction = 'asc' | 'desc';
+export type Ordering = readonly (readonly [string, Direction])[];
+export type Comparator = (a: Row, b: Row) => number;
+
+export function compareValues(a: Value, b: Value): number {
+  const an = a === null || a === undefined;
+  const bn = b === null || b === undefined;
+  if (an || bn) return an && bn ? 0 : an ? -1 : 1;
+  if (typeof a === 'string' && typeof b === 'string') return compareUTF8(a, b);
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  if (typeof a === 'boolean' && typeof b === 'boolean') return a === b ? 0 : a ? 1 : -1;
+  throw new Error(
+    `zql: cannot compare ${typeof a} ${JSON.stringify(a)} with ${typeof b} ${JSON.stringify(b)}`,
+  );
+}
+
+/**
+ * UTF-8 byte order, which equals code point order. JS `<` compares UTF-16 code units, which
+ * disagrees for characters above U+FFFF versus U+E000–U+FFFF.
+ */
+export function compareUTF8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const ca = a.charCodeAt(i);
+    const cb = b.charCodeAt(i);
+    if (ca === cb) continue;
+    const sa = ca >= 0xd800 && ca <= 0xdfff;
+    const sb = cb >= 0xd800 && cb <= 0xdfff;
+    // A surrogate (astral character) sorts after every BMP character in code point order.
+    if (sa !== sb) return sa ? 1 : -1;
+    return ca - cb;
+  }
+  return a.length - b.length;
+}
+
+export function makeComparator(ordering: Ordering): Comparator {
+  return (a, b) => {
+    for (const [col, dir] of ordering) {
+      const c = compareValues(a[col], b[col]);
+      if (c !== 0) return dir === 'asc' ? c : -c;
+    }
+    return 0;
+  };
+}
+
+export function valuesEqual(a: Value, b: Value): boolean {
+  const an = a === null || a === undefined;
+  const bn = b === null || b === undefined;
+  if (an || bn) return an && bn;
+  return a === b;
+}
+
+/** The key of a row as a string, for maps: the JSON of its values in key-column order. */
+export function rowKeyString(row: Row, key: readonly string[]): string {
+  return JSON.stringify(key.map((k) => row[k] ?? null));
+}

@@ -1,0 +1,110 @@
+import {ident} from '../../replica/names.js';
+import {readStateVersion, type ReplicaDb} from '../../replica/replica-file.js';
+import {readRowChanges} from '../../replica/row-changes.js';
+import {readPrimaryKey} from '../../replica/table-ddl.js';
+import type {LexiVersion} from '../../shared/lexi-version.js';
+import type {SourceProvider} from '../builder/pipeline-builder.js';
+import type {Row} from '../ivm/data.js';
+import type {RowChangeForPush} from './row-overlay.js';
+import {StatementPool} from './statement-pool.js';
+import {TableSource} from './table-source.js';
+
+/**
+ * The tables of one replica connection as IVM sources, and the two ways pipelines over them read:
+ * `read(fn)` runs a hydration in one short read transaction at the head; `advance(from)` opens one
+ * at the head, turns the replica's per-row change list after `from` into one change per row (the
+ * row before = the earliest entry's old image, the row after = the head), registers them all as
+ * pending, and yields after pushing each, so the caller can time-slice. No read transaction
+ * outlives the call.
+ */
+export type Advancement =
+  | {kind: 'changes'; from: LexiVersion; to: LexiVersion; changes: number}
+  | {kind: 'reset'; reason: string; to: LexiVersion};
+
+export class ReplicaSources implements SourceProvider {
+  readonly #db: ReplicaDb;
+  readonly #statements: StatementPool;
+  readonly #sources = new Map<string, TableSource>();
+
+  constructor(db: ReplicaDb) {
+    this.#db = db;
+    this.#statements = new StatementPool(db);
+  }
+
+  getSource(table: string): TableSource {
+    let s = this.#sources.get(table);
+    if (!s) {
+      const pk = readPrimaryKey(this.#db, table);
+      if (!pk) throw new Error(`zql: table "${table}" is not in the replica`);
+      if (pk.length === 0)
+        throw new Error(
+          `zql: table "${table}" has no primary key or unique index; it cannot be queried`,
+        );
+      s = new TableSource(this.#db, this.#statements, table, pk);
+      this.#sources.set(table, s);
+    }
+    return s;
+  }
+
+  /** The head version; read outside any transaction. */
+  headVersion(): LexiVersion {
+    return readStateVersion(this.#db)!;
+  }
+
+  /** Runs `fn` inside one read transaction; returns the version it read at. */
+  read<T>(fn: (version: LexiVersion) => T): T {
+    this.#db.exec('BEGIN');
+    try {
+      return fn(readStateVersion(this.#db)!);
+    } finally {
+      this.#db.exec('COMMIT');
+    }
+  }
+
+  /** Pushes every row change after `from` through the sources; yields after each push. */
+  *advance(from: LexiVersion): Generator<void, Advancement> {
+    this.#db.exec('BEGIN');
+    try {
+      const to = readStateVersion(this.#db)!;
+      if (to === from) return {kind: 'changes', from, to, changes: 0};
+      const entries = readRowChanges(this.#db, from, to);
+      const changes: {source: TableSource; change: RowChangeForPush}[] = [];
+      const seen = new Set<string>();
+      for (const e of entries) {
+        const source = this.#sources.get(e.table);
+        if (!source) continue;
+        if (e.op === 't' || e.op === 'r')
+          return {
+            kind: 'reset',
+            reason: `${e.table} was ${e.op === 't' ? 'truncated' : 'altered'}`,
+            to,
+          };
+        const id = `${e.table}\u0000${JSON.stringify(e.rowKey)}`;
+        if (seen.has(id)) continue; // the earliest entry holds the row as it was at `from`
+        seen.add(id);
+        const old = e.oldRow ? source.decode(e.oldRow) : null;
+        const current = this.#rowAt(source, e.rowKey!);
+        if (!old && !current) continue;
+        changes.push({source, change: {old, new: current}});
+      }
+      for (const {source, change} of changes) source.overlay.addPending(change);
+      for (const {source, change} of changes) {
+        source.push(change);
+        yield;
+      }
+      return {kind: 'changes', from, to, changes: changes.length};
+    } finally {
+      for (const s of this.#sources.values()) s.overlay.clear();
+      this.#db.exec('COMMIT');
+    }
+  }
+
+  #rowAt(source: TableSource, key: Readonly<Record<string, unknown>>): Row | null {
+    const cols = Object.keys(key);
+    const where = cols.map((c) => `${ident(c)} = ?`).join(' AND ');
+    const sql = `SELECT * FROM ${ident(source.table)} WHERE ${where}`;
+    const raw = this.#statements.get(sql, true).get(cols.map((c) => key[c])) as
+      Record<string, unknown> | undefined;
+    return raw ? source.decode(raw) : null;
+  }
+}

@@ -1,0 +1,201 @@
+import type {SimpleCondition} from '../../protocol/ast.js';
+import {ident} from '../../replica/names.js';
+import type {ReplicaDb} from '../../replica/replica-file.js';
+import {makeComparator, rowKeyString, type Node, type Ordering, type Row} from '../ivm/data.js';
+import {
+  NO_OUTPUT,
+  type FetchRequest,
+  type Input,
+  type Output,
+  type SourceSchema,
+} from '../ivm/operator.js';
+import {simplePredicate, type RowPredicate} from '../ivm/predicate.js';
+import {filterSql} from './filter-sql.js';
+import {
+  decodeRow,
+  encodeValue,
+  readTableColumns,
+  selectColumnsSql,
+  type TableColumns,
+} from './row-decoding.js';
+import {RowOverlay, type RowChangeForPush} from './row-overlay.js';
+import type {StatementPool} from './statement-pool.js';
+
+/**
+ * A replica table as an IVM source. Each pipeline that reads the table connects with its ordering
+ * and the conditions SQLite can evaluate; `fetch` runs SQL against the connection's current read
+ * transaction. During an advancement the overlay makes each connection see rows as of the change
+ * it has been pushed (see RowOverlay); `push` sends a changed row to the connections, in order.
+ */
+export class TableSource {
+  readonly table: string;
+  readonly primaryKey: readonly string[];
+  readonly #db: ReplicaDb;
+  readonly #statements: StatementPool;
+  readonly #columns: TableColumns;
+  readonly #connections: SourceConnection[] = [];
+  readonly overlay: RowOverlay;
+  /** Rows read from SQLite, for cost accounting (hydration size, circuit breaker). */
+  rowsRead = 0;
+
+  constructor(
+    db: ReplicaDb,
+    statements: StatementPool,
+    table: string,
+    primaryKey: readonly string[],
+  ) {
+    this.#db = db;
+    this.#statements = statements;
+    this.table = table;
+    this.primaryKey = primaryKey;
+    this.#columns = readTableColumns(db, table);
+    for (const k of primaryKey) {
+      if (!this.#columns.types.has(k))
+        throw new Error(`zql: primary key column ${table}.${k} is not a synced column`);
+    }
+    this.overlay = new RowOverlay(primaryKey);
+  }
+
+  get columns(): ReadonlyMap<string, string> {
+    return this.#columns.types;
+  }
+
+  connect(sort: Ordering, filters: SimpleCondition[] = []): Input {
+    const c = new SourceConnection(this, this.#connections.length, sort, filters);
+    this.#connections.push(c);
+    return c;
+  }
+
+  disconnect(c: SourceConnection): void {
+    const i = this.#connections.indexOf(c);
+    if (i >= 0) this.#connections.splice(i, 1);
+    this.#connections.forEach((conn, j) => (conn.index = j));
+  }
+
+  /** A raw replica row or row image → client row. */
+  decode(raw: Record<string, unknown>): Row {
+    return decodeRow(raw, this.#columns, this.table);
+  }
+
+  /** Pushes one changed row: its removal (if it existed) then its addition (if it exists now). */
+  push(change: RowChangeForPush): void {
+    this.overlay.beginPush(change);
+    if (change.old) {
+      for (const c of this.#connections) {
+        this.overlay.stage('remove', c.index);
+        c.pushRow('remove', change.old);
+      }
+    }
+    if (change.new) {
+      for (const c of this.#connections) {
+        this.overlay.stage('add', c.index);
+        c.pushRow('add', change.new);
+      }
+    }
+    this.overlay.endPush(change);
+  }
+
+  *query(sql: string, params: unknown[]): Iterable<Row> {
+    const stmt = this.#statements.get(sql, this.#columns.hasInt8);
+    for (const raw of stmt.iterate(params) as Iterable<Record<string, unknown>>) {
+      this.rowsRead++;
+      yield this.decode(raw);
+    }
+  }
+
+  selectSql(where: string[], order: Ordering, reverse: boolean): string {
+    const dir = (d: string) => ((d === 'asc') !== reverse ? 'ASC' : 'DESC');
+    return (
+      `SELECT ${selectColumnsSql(this.#columns)} FROM ${ident(this.table)}` +
+      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+      ` ORDER BY ${order.map(([c, d]) => `${ident(c)} ${dir(d)}`).join(', ')}`
+    );
+  }
+
+  get db(): ReplicaDb {
+    return this.#db;
+  }
+}
+
+class SourceConnection implements Input {
+  index: number;
+  readonly #source: TableSource;
+  readonly #schema: SourceSchema;
+  readonly #filter: ReturnType<typeof filterSql>;
+  readonly #predicates: RowPredicate[];
+  #output: Output = NO_OUTPUT;
+
+  constructor(source: TableSource, index: number, sort: Ordering, filters: SimpleCondition[]) {
+    this.#source = source;
+    this.index = index;
+    this.#filter = filterSql(filters);
+    this.#predicates = filters.map(simplePredicate);
+    this.#schema = {
+      tableName: source.table,
+      primaryKey: source.primaryKey,
+      sort,
+      compareRows: makeComparator(sort),
+      relationships: {},
+      isHidden: false,
+    };
+  }
+
+  getSchema(): SourceSchema {
+    return this.#schema;
+  }
+
+  setOutput(output: Output): void {
+    this.#output = output;
+  }
+
+  destroy(): void {
+    this.#source.disconnect(this);
+  }
+
+  pushRow(type: 'add' | 'remove', row: Row): void {
+    if (!this.#predicates.every((p) => p(row))) return;
+    this.#output.push({type, node: {row, relationships: {}}}, this);
+  }
+
+  *fetch(req: FetchRequest): Iterable<Node> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    for (const [col, v] of Object.entries(req.constraint ?? {})) {
+      if (v === null || v === undefined) return; // null matches nothing
+      where.push(`${ident(col)} = ?`);
+      params.push(encodeValue(v));
+    }
+    if (this.#filter.sql) {
+      where.push(this.#filter.sql);
+      params.push(...this.#filter.params);
+    }
+    const sql = this.#source.selectSql(where, this.#schema.sort, req.reverse ?? false);
+    const rows = this.#source.overlay.apply(this.#source.query(sql, params), this.index, {
+      matches: (row) =>
+        Object.entries(req.constraint ?? {}).every(([c, v]) => row[c] === v) &&
+        this.#predicates.every((p) => p(row)),
+      compare: this.#schema.compareRows,
+      reverse: req.reverse ?? false,
+    });
+    yield* startAt(rows, req, this.#schema.compareRows);
+  }
+}
+
+function* startAt(
+  rows: Iterable<Row>,
+  req: FetchRequest,
+  cmp: (a: Row, b: Row) => number,
+): Iterable<Node> {
+  const start = req.start;
+  let started = !start;
+  for (const row of rows) {
+    if (!started) {
+      const c = cmp(row, start!.row) * (req.reverse ? -1 : 1);
+      started = start!.basis === 'at' ? c >= 0 : c > 0;
+      if (!started) continue;
+    }
+    yield {row, relationships: {}};
+  }
+}
+
+export {rowKeyString};
