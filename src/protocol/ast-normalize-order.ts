@@ -3,7 +3,7 @@
  * behaviour so that normalized JSON (and thus query ids) match byte for byte.
  */
 import type {Condition, CorrelatedSubquery, ValuePosition} from './ast.js';
-import {compareUTF8} from './ast-compare-utf8.js';
+import {compareUTF8} from '../shared/compare-utf8.js';
 
 /** Orders `related` entries by `subquery.alias` (UTF-8 order; a missing alias sorts as ''). */
 export function compareRelatedByAlias(a: CorrelatedSubquery, b: CorrelatedSubquery): number {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import {describe, expect, test} from 'vitest';
 import type {AST, Condition, CorrelatedSubquery} from './ast.js';
-import {compareUTF8} from './ast-compare-utf8.js';
+import {compareUTF8} from '../shared/compare-utf8.js';
 import {completeOrdering, normalizeAST} from './ast-normalize.js';
 
 /** A simple condition with the client's key order (type, left, right, op). */

@@ -1,3 +1,5 @@
+import {compareUTF8} from '../../shared/compare-utf8.js';
+
 /**
  * Values, rows and nodes as the IVM operators see them, and the one ordering every part of the
  * system (SQLite, the operators, the client) agrees on (fact sheet §8.6): null lowest, then
@@ -31,25 +33,6 @@ export function compareValues(a: Value, b: Value): number {
   throw new Error(
     `zql: cannot compare ${typeof a} ${JSON.stringify(a)} with ${typeof b} ${JSON.stringify(b)}`,
   );
-}
-
-/**
- * UTF-8 byte order, which equals code point order. JS `<` compares UTF-16 code units, which
- * disagrees for characters above U+FFFF versus U+E000–U+FFFF.
- */
-export function compareUTF8(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const ca = a.charCodeAt(i);
-    const cb = b.charCodeAt(i);
-    if (ca === cb) continue;
-    const sa = ca >= 0xd800 && ca <= 0xdfff;
-    const sb = cb >= 0xd800 && cb <= 0xdfff;
-    // A surrogate (astral character) sorts after every BMP character in code point order.
-    if (sa !== sb) return sa ? 1 : -1;
-    return ca - cb;
-  }
-  return a.length - b.length;
 }
 
 export function makeComparator(ordering: Ordering): Comparator {
