@@ -1,4 +1,5 @@
 import type {Node, Row, Value} from './data.js';
+import {withRelationshipBefore} from './relationship-before.js';
 import {
   NO_OUTPUT,
   type Change,
@@ -69,11 +70,24 @@ export class Join implements Input {
   #decorate(node: Node): Node {
     const constraint = correlate(node.row, this.#a.parentKey, this.#a.childKey);
     const child = this.#a.child;
-    const fetchChildren = constraint ? () => child.fetch({constraint}) : () => [];
-    return {
+    const name = this.#a.relationshipName;
+    const decorated: Node = {
       row: node.row,
-      relationships: {...node.relationships, [this.#a.relationshipName]: fetchChildren},
+      relationships: {
+        ...node.relationships,
+        [name]: constraint ? () => child.fetch({constraint}) : () => [],
+      },
     };
+    const inProgress = this.#inProgress;
+    if (
+      inProgress &&
+      constraint &&
+      this.#schema.compareRows(node.row, inProgress.position) > 0 &&
+      belongsTo(inProgress.change.node.row, constraint)
+    ) {
+      return withRelationshipBefore(decorated, name, inProgress.change, child.getSchema());
+    }
+    return decorated;
   }
 
   #pushParent(change: Change): void {
@@ -90,15 +104,21 @@ export class Join implements Input {
   #pushChild(change: Change): void {
     const constraint = correlate(change.node.row, this.#a.childKey, this.#a.parentKey);
     if (!constraint) return;
-    for (const parent of this.#a.parent.fetch({constraint})) {
-      this.#output.push(
-        {
-          type: 'child',
-          node: this.#decorate(parent),
-          child: {relationshipName: this.#a.relationshipName, change},
-        },
-        this,
-      );
+    const parents = [...this.#a.parent.fetch({constraint})];
+    try {
+      for (const parent of parents) {
+        this.#inProgress = {change, position: parent.row};
+        this.#output.push(
+          {
+            type: 'child',
+            node: this.#decorate(parent),
+            child: {relationshipName: this.#a.relationshipName, change},
+          },
+          this,
+        );
+      }
+    } finally {
+      this.#inProgress = undefined;
     }
   }
 }
