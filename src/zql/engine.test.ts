@@ -149,3 +149,29 @@ test('a primary-key change of a root row is a removal and an addition', () => {
   expect(q.advance()).toEqual(['del issue [1]', 'put issue [9]']);
   expect(q.view()).toEqual([2, 3, 4, 9]);
 });
+
+test('a paused hydration resumes on its own snapshot while the replica moves on', async () => {
+  const {mkdtempSync} = await import('node:fs');
+  const {tmpdir} = await import('node:os');
+  const path = await import('node:path');
+  const Database = (await import('better-sqlite3')).default;
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'zql-')), 'replica.db');
+  const f = issues();
+  await f.db.backup(file);
+  const writer = new Database(file);
+  writer.pragma('journal_mode = WAL');
+  const reader = new Database(file, {readonly: true});
+  const sources = new ReplicaSources(reader);
+  const rows = new QueryRows(buildPipeline({table: 'issue', orderBy: [['id', 'asc']]}, sources));
+  const slices = sources.readSliced(rows.hydrate());
+  slices.next(); // one root row hydrated, then paused
+  writer.prepare('DELETE FROM issue WHERE id = 4').run();
+  for (let r = slices.next(); !r.done; r = slices.next());
+  expect([...rows.rows().keys()].sort()).toEqual([
+    'issue/[1]',
+    'issue/[2]',
+    'issue/[3]',
+    'issue/[4]',
+  ]);
+  expect(sources.rowsRead()).toBe(4);
+});

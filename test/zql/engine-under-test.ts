@@ -3,6 +3,7 @@ import type {AST} from '../../src/protocol/ast.js';
 import {readStateVersion} from '../../src/replica/replica-file.js';
 import {readRowChanges} from '../../src/replica/row-changes.js';
 import type {FuzzSchema, Row} from './fuzz-schema.js';
+import {ivmEngine} from './ivm-engine.js';
 import {evaluateQuery, type QueryResult, type ViewNode} from './sql-oracle.js';
 
 /**
@@ -77,12 +78,13 @@ export const dropsLastLimitedRowEngine: EngineUnderTest = {
 
 /** Engines selectable with `ZQL_ENGINE`. The lead registers the real engine here. */
 export const ENGINES: Record<string, EngineUnderTest> = {
+  ivm: ivmEngine,
   naive: naiveEngine,
   'broken-skips-deletes': skipsDeletesEngine,
   'broken-drops-last-limited-row': dropsLastLimitedRowEngine,
 };
 
-export const DEFAULT_ENGINE = 'naive';
+export const DEFAULT_ENGINE = 'ivm';
 
 export function engineNamed(name: string): EngineUnderTest {
   const engine = ENGINES[name];

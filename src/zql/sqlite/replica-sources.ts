@@ -51,6 +51,29 @@ export class ReplicaSources implements SourceProvider {
     return readStateVersion(this.#db)!;
   }
 
+  /** Rows read from the replica so far by all sources (the cost measure for the circuit breaker). */
+  rowsRead(): number {
+    let n = 0;
+    for (const s of this.#sources.values()) n += s.rowsRead;
+    return n;
+  }
+
+  /**
+   * Runs a time-sliced read (e.g. `rows.hydrate()`) in one read transaction, yielding whenever it
+   * yields; the transaction stays open across those pauses (one snapshot) and closes when the
+   * generator finishes or is abandoned. Returns the version read at.
+   */
+  *readSliced(work: Iterator<void>): Generator<void, LexiVersion> {
+    this.#db.exec('BEGIN');
+    try {
+      const version = readStateVersion(this.#db)!;
+      for (let r = work.next(); !r.done; r = work.next()) yield;
+      return version;
+    } finally {
+      this.#db.exec('COMMIT');
+    }
+  }
+
   /** Runs `fn` inside one read transaction; returns the version it read at. */
   read<T>(fn: (version: LexiVersion) => T): T {
     this.#db.exec('BEGIN');
