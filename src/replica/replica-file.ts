@@ -50,6 +50,10 @@ CREATE TABLE IF NOT EXISTS "_zero.rowChanges" (
   "oldRow" TEXT
 );
 CREATE INDEX IF NOT EXISTS "_zero.rowChanges_version" ON "_zero.rowChanges" ("stateVersion");
+CREATE TABLE IF NOT EXISTS "_zero.rowChangesState" (
+  "purgedBefore" TEXT NOT NULL,
+  "lock" INTEGER PRIMARY KEY CHECK ("lock" = 1)
+);
 `;
 
 export function createMetaTables(db: ReplicaDb): void {

@@ -81,6 +81,25 @@ export function readRowChanges(db: ReplicaDb, after: LexiVersion, upTo: LexiVers
   }));
 }
 
+/**
+ * Removes entries older than `version` and records the bound, so that a reader advancing from an
+ * older version knows the list no longer covers it (it must rehydrate instead).
+ */
 export function purgeRowChangesBefore(db: ReplicaDb, version: LexiVersion): number {
-  return db.prepare('DELETE FROM "_zero.rowChanges" WHERE "stateVersion" < ?').run(version).changes;
+  const removed = db.prepare('DELETE FROM "_zero.rowChanges" WHERE "stateVersion" < ?').run(version).changes;
+  if (removed > 0) {
+    db.prepare(
+      `INSERT INTO "_zero.rowChangesState" ("purgedBefore", "lock") VALUES (?, 1)
+       ON CONFLICT ("lock") DO UPDATE SET "purgedBefore" = max("purgedBefore", excluded."purgedBefore")`,
+    ).run(version);
+  }
+  return removed;
+}
+
+/** Versions before this have had their entries purged ('00' when nothing was purged). */
+export function rowChangesPurgedBefore(db: ReplicaDb): LexiVersion {
+  const row = db.prepare('SELECT "purgedBefore" FROM "_zero.rowChangesState"').get() as
+    | {purgedBefore: string}
+    | undefined;
+  return row?.purgedBefore ?? '00';
 }

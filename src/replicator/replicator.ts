@@ -14,8 +14,12 @@ import type {ChangeApplier} from './change-applier.js';
 export type VersionReadyListener = (stateVersion: LexiVersion) => void;
 
 export interface ReplicatorOptions {
-  /** Oldest replica version any reader still advances from; row changes before it are purged. */
-  oldestNeededVersion?: () => LexiVersion;
+  /**
+   * Oldest replica version any reader still advances from; row changes before it are purged. By
+   * default the list keeps the last `retainVersions` versions (readers further behind rehydrate).
+   */
+  oldestNeededVersion?: () => LexiVersion | undefined;
+  retainVersions?: number;
   /** Called after each commit with the new stateVersion (e.g. to purge the change log behind it). */
   onCommit?: (stateVersion: LexiVersion) => void;
   /** Checkpoint when the transactions since the last checkpoint wrote this many changes. */
@@ -29,6 +33,7 @@ export class Replicator {
   readonly #opts: ReplicatorOptions;
   readonly #listeners = new Set<VersionReadyListener>();
   #changesSinceCheckpoint = 0;
+  readonly #recentVersions: LexiVersion[] = [];
 
   constructor(db: ReplicaDb, applier: ChangeApplier, log: Logger, opts: ReplicatorOptions = {}) {
     this.#db = db;
@@ -71,8 +76,12 @@ export class Replicator {
   }
 
   #afterCommit(version: LexiVersion): void {
-    const oldest = this.#opts.oldestNeededVersion?.() ?? version;
-    purgeRowChangesBefore(this.#db, oldest);
+    this.#recentVersions.push(version);
+    const retain = this.#opts.retainVersions ?? 1000;
+    if (this.#recentVersions.length > retain) this.#recentVersions.shift();
+    const byCount = this.#recentVersions[0]!;
+    const needed = this.#opts.oldestNeededVersion?.();
+    purgeRowChangesBefore(this.#db, needed !== undefined && needed < byCount ? needed : byCount);
     if (this.#changesSinceCheckpoint >= (this.#opts.checkpointEveryChanges ?? 10_000)) {
       if (checkpointReplica(this.#db)) this.#changesSinceCheckpoint = 0;
       else this.#log.debug('replicator: checkpoint blocked by a reader; will retry');

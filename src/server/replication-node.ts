@@ -16,6 +16,7 @@ import type {ShardId} from '../replication/shard-names.js';
 import {checkUpstream} from '../replication/upstream-check.js';
 import {connectPostgres, explainConnectionError} from '../replication/upstream-connection.js';
 import {
+  createMetaTables,
   openReplica,
   readReplicationConfig,
   readStateVersion,
@@ -117,6 +118,7 @@ async function prepareReplica(
     readStateVersion(replica),
   );
   if (reason === null) {
+    createMetaTables(replica); // adds meta tables that newer versions introduced
     log.info(
       `resuming replica ${opts.replicaFile} at ${readStateVersion(replica)} (slot ${config!.slot})`,
     );

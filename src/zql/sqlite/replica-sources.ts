@@ -1,6 +1,6 @@
 import {ident} from '../../replica/names.js';
 import {readStateVersion, type ReplicaDb} from '../../replica/replica-file.js';
-import {readRowChanges} from '../../replica/row-changes.js';
+import {readRowChanges, rowChangesPurgedBefore} from '../../replica/row-changes.js';
 import {readPrimaryKey} from '../../replica/table-ddl.js';
 import type {LexiVersion} from '../../shared/lexi-version.js';
 import type {SourceProvider} from '../builder/pipeline-builder.js';
@@ -64,32 +64,55 @@ export class ReplicaSources implements SourceProvider {
    * generator finishes or is abandoned. Returns the version read at.
    */
   *readSliced(work: Iterator<void>): Generator<void, LexiVersion> {
-    this.#db.exec('BEGIN');
+    const own = this.#begin();
     try {
       const version = readStateVersion(this.#db)!;
       for (let r = work.next(); !r.done; r = work.next()) yield;
       return version;
     } finally {
-      this.#db.exec('COMMIT');
+      if (own) this.#db.exec('COMMIT');
     }
+  }
+
+  /**
+   * Runs several reads and advancements in one read transaction (one snapshot), e.g. advancing
+   * existing pipelines and hydrating new ones at the same version. Nested reads join it.
+   */
+  *transaction<T>(work: () => Generator<void, T>): Generator<void, T> {
+    const own = this.#begin();
+    try {
+      return yield* work();
+    } finally {
+      if (own) this.#db.exec('COMMIT');
+    }
+  }
+
+  /** Opens a read transaction unless one is open; returns whether it opened one. */
+  #begin(): boolean {
+    if (this.#db.inTransaction) return false;
+    this.#db.exec('BEGIN');
+    return true;
   }
 
   /** Runs `fn` inside one read transaction; returns the version it read at. */
   read<T>(fn: (version: LexiVersion) => T): T {
-    this.#db.exec('BEGIN');
+    const own = this.#begin();
     try {
       return fn(readStateVersion(this.#db)!);
     } finally {
-      this.#db.exec('COMMIT');
+      if (own) this.#db.exec('COMMIT');
     }
   }
 
   /** Pushes every row change after `from` through the sources; yields after each push. */
   *advance(from: LexiVersion): Generator<void, Advancement> {
-    this.#db.exec('BEGIN');
+    const own = this.#begin();
     try {
       const to = readStateVersion(this.#db)!;
       if (to === from) return {kind: 'changes', from, to, changes: 0};
+      if (from < rowChangesPurgedBefore(this.#db)) {
+        return {kind: 'reset', reason: `the change list no longer reaches back to ${from}`, to};
+      }
       const entries = readRowChanges(this.#db, from, to);
       const changes: {source: TableSource; change: RowChangeForPush}[] = [];
       const seen = new Set<string>();
@@ -118,7 +141,7 @@ export class ReplicaSources implements SourceProvider {
       return {kind: 'changes', from, to, changes: changes.length};
     } finally {
       for (const s of this.#sources.values()) s.overlay.clear();
-      this.#db.exec('COMMIT');
+      if (own) this.#db.exec('COMMIT');
     }
   }
 
