@@ -1,0 +1,121 @@
+import type {AST} from '../protocol/ast.js';
+import type {ReplicaDb} from '../replica/replica-file.js';
+import type {LexiVersion} from '../shared/lexi-version.js';
+import {buildPipeline, QueryRows, ReplicaSources, type RowPatch} from '../zql/index.js';
+
+/**
+ * The IVM pipelines of one client group, all kept at one replica version. A sync step runs in one
+ * read transaction: advance every pipeline to the head, then hydrate the queries added since, so
+ * that every query's rows come from the same snapshot. Work yields often (time slicing); a
+ * schema change, a truncate, or a change list that no longer reaches back makes the step
+ * rehydrate every pipeline instead (reported as `reset`).
+ */
+export interface QueryPatches {
+  queryHash: string;
+  patches: RowPatch[];
+}
+
+export interface StepResult {
+  version: LexiVersion;
+  /** Row patches per query, for queries advanced or hydrated in this step. */
+  queries: QueryPatches[];
+  /** True when the pipelines were rebuilt (their patches are whole results, to diff against). */
+  reset: boolean;
+  /** Rows read from the replica in this step (hydration and advancement cost). */
+  rowsRead: number;
+}
+
+interface Pipeline {
+  ast: AST;
+  rows: QueryRows;
+}
+
+export class PipelineDriver {
+  readonly #db: ReplicaDb;
+  #sources: ReplicaSources;
+  readonly #pipelines = new Map<string, Pipeline>();
+  readonly #pending = new Map<string, AST>();
+  #version: LexiVersion | null = null;
+  /** Rows read by sources that were since replaced (so the total never goes back). */
+  #rowsReadBefore = 0;
+
+  constructor(db: ReplicaDb) {
+    this.#db = db;
+    this.#sources = new ReplicaSources(db);
+  }
+
+  get version(): LexiVersion | null {
+    return this.#version;
+  }
+
+  queries(): string[] {
+    return [...this.#pipelines.keys(), ...this.#pending.keys()];
+  }
+
+  /** Registers a query to hydrate at the next step. */
+  addQuery(queryHash: string, ast: AST): void {
+    if (this.#pipelines.has(queryHash)) return;
+    this.#pending.set(queryHash, ast);
+  }
+
+  removeQuery(queryHash: string): void {
+    this.#pending.delete(queryHash);
+    this.#pipelines.get(queryHash)?.rows.destroy();
+    this.#pipelines.delete(queryHash);
+  }
+
+  /** Advances to the replica head and hydrates pending queries; yields between slices of work. */
+  *step(): Generator<void, StepResult> {
+    const readBefore = this.#rowsRead();
+    return yield* this.#sources.transaction(
+      function* (this: PipelineDriver) {
+        const result: StepResult = {version: '', queries: [], reset: false, rowsRead: 0};
+        if (this.#version !== null) {
+          const adv = yield* this.#sources.advance(this.#version);
+          if (adv.kind === 'reset') {
+            result.reset = true;
+            for (const [hash, p] of this.#pipelines) this.#pending.set(hash, p.ast);
+            this.#rebuildSources();
+          } else {
+            for (const [hash, p] of this.#pipelines) {
+              const patches = p.rows.takeChanges();
+              if (patches.length) result.queries.push({queryHash: hash, patches});
+            }
+          }
+        }
+        result.version = this.#sources.read((v) => v);
+        for (const [hash, ast] of this.#pending) {
+          const rows = new QueryRows(buildPipeline(ast, this.#sources));
+          yield* rows.hydrate();
+          this.#pipelines.set(hash, {ast, rows});
+          result.queries.push({queryHash: hash, patches: rows.takeChanges()});
+        }
+        this.#pending.clear();
+        this.#version = result.version;
+        result.rowsRead = this.#rowsRead() - readBefore;
+        return result;
+      }.bind(this),
+    );
+  }
+
+  #rowsRead(): number {
+    return this.#rowsReadBefore + this.#sources.rowsRead();
+  }
+
+  #rebuildSources(): void {
+    this.#rowsReadBefore += this.#sources.rowsRead();
+    for (const p of this.#pipelines.values()) p.rows.destroy();
+    this.#pipelines.clear();
+    this.#sources = new ReplicaSources(this.#db);
+  }
+
+  /** Current row content (for catch-up), read inside the current step or a read of its own. */
+  readRows<T>(fn: (sources: ReplicaSources) => T): T {
+    return this.#sources.read(() => fn(this.#sources));
+  }
+
+  destroy(): void {
+    for (const p of this.#pipelines.values()) p.rows.destroy();
+    this.#pipelines.clear();
+  }
+}
