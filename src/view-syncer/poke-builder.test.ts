@@ -1,0 +1,75 @@
+import {expect, test} from 'vitest';
+import type {DownstreamMessage} from '../protocol/sync-down.js';
+import {PokeBuilder} from './poke-builder.js';
+
+function builder(baseCookie: string | null, cookie: string) {
+  const sent: DownstreamMessage[] = [];
+  const b = new PokeBuilder(
+    {send: (m) => sent.push(m)},
+    {baseCookie, cookie, shardSchema: 'zero_0', clientGroupID: 'g1'},
+  );
+  return {b, sent};
+}
+
+test('a poke is start, parts of at most 100 patches, end with the new cookie', () => {
+  const {b, sent} = builder('0a', '0b');
+  for (let i = 0; i < 150; i++)
+    b.row({id: `t/${i}`, table: 'issue', key: {id: i}, row: {id: i, _0_version: '0b'}});
+  b.end();
+  expect(sent.map((m) => m[0])).toEqual(['pokeStart', 'pokePart', 'pokePart', 'pokeEnd']);
+  expect(sent[0]![1]).toMatchObject({pokeID: '0b', baseCookie: '0a'});
+  expect((sent[1]![1] as {rowsPatch: unknown[]}).rowsPatch).toHaveLength(100);
+  expect((sent[1]![1] as {rowsPatch: {value: object}[]}).rowsPatch[0]!.value).toEqual({id: 0});
+  expect(sent[3]![1]).toEqual({pokeID: '0b', cookie: '0b'});
+});
+
+test('mutation bookkeeping rows become lastMutationIDChanges and mutationsPatch', () => {
+  const {b, sent} = builder(null, '0b');
+  b.row({
+    id: 'a',
+    table: 'zero_0.clients',
+    key: {},
+    row: {clientGroupID: 'g1', clientID: 'c1', lastMutationID: 7, _0_version: '0b'},
+  });
+  b.row({
+    id: 'b',
+    table: 'zero_0.clients',
+    key: {},
+    row: {clientGroupID: 'other', clientID: 'c9', lastMutationID: 9, _0_version: '0b'},
+  });
+  b.row({
+    id: 'c',
+    table: 'zero_0.mutations',
+    key: {},
+    row: {
+      clientGroupID: 'g1',
+      clientID: 'c1',
+      mutationID: 7,
+      result: {error: 'app'},
+      _0_version: '0b',
+    },
+  });
+  b.row({
+    id: 'd',
+    table: 'zero_0.mutations',
+    key: {clientGroupID: 'g1', clientID: 'c1', mutationID: 6},
+  });
+  b.end();
+  expect(sent[1]![1]).toEqual({
+    pokeID: '0b',
+    lastMutationIDChanges: {c1: 7},
+    mutationsPatch: [
+      {op: 'put', mutation: {id: {clientID: 'c1', id: 7}, result: {error: 'app'}}},
+      {op: 'del', id: {clientID: 'c1', id: 6}},
+    ],
+  });
+});
+
+test('a version change with no patches still sends start and end; no change sends nothing', () => {
+  const moved = builder('0a', '0b');
+  moved.b.end();
+  expect(moved.sent.map((m) => m[0])).toEqual(['pokeStart', 'pokeEnd']);
+  const same = builder('0b', '0b');
+  same.b.end();
+  expect(same.sent).toEqual([]);
+});
