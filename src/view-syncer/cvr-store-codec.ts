@@ -7,7 +7,8 @@ import {parseCookie, versionString} from './cvr-version.js';
 /**
  * Conversions between CVR records (cvr-types.ts) and the rows of the CVR tables (cvr-schema.ts).
  * Versions are stored as cookie strings; times as TIMESTAMPTZ (instances) or ms (desires); a row
- * key as JSONB written from canonical JSON (keys sorted; integers beyond 2^53 kept exact).
+ * key as canonical JSON text (columns sorted; integers beyond 2^53 kept exact), so that equal keys
+ * are equal strings.
  */
 
 export interface InstanceRow {
@@ -93,7 +94,21 @@ export function desireFromRow(r: DesireRow): DesireRecord {
   };
 }
 
-/** A rows-table row as selected, with the key as JSONB text (see ROW_COLUMNS). */
+/** clientID → queryHash → desire. */
+export function desiresByClient(
+  rows: readonly DesireRow[],
+): Map<string, Map<string, DesireRecord>> {
+  const byClient = new Map<string, Map<string, DesireRecord>>();
+  for (const row of rows) {
+    const desire = desireFromRow(row);
+    let ofClient = byClient.get(desire.clientID);
+    if (!ofClient) byClient.set(desire.clientID, (ofClient = new Map()));
+    ofClient.set(desire.queryHash, desire);
+  }
+  return byClient;
+}
+
+/** A rows-table row as selected by ROW_COLUMNS. */
 export interface RowsRow {
   table: string;
   rowKey: string;
@@ -103,7 +118,7 @@ export interface RowsRow {
 }
 
 /** The select list that RowsRow describes. */
-export const ROW_COLUMNS = `"table", "rowKey"::text AS "rowKey", "rowVersion", "patchVersion", "refCounts"`;
+export const ROW_COLUMNS = `"table", "rowKey", "rowVersion", "patchVersion", "refCounts"`;
 
 export function rowFromRow(r: RowsRow): RowRecord {
   return {

@@ -64,8 +64,12 @@ export class PipelineDriver {
     this.#pipelines.delete(queryHash);
   }
 
-  /** Advances to the replica head and hydrates pending queries; yields between slices of work. */
-  *step(): Generator<void, StepResult> {
+  /**
+   * Advances to the replica head and hydrates pending queries; yields between slices of work.
+   * `inSnapshot` runs before the read transaction closes (e.g. to read rows for catch-up at the
+   * same version).
+   */
+  *step<T>(inSnapshot: (result: StepResult, sources: ReplicaSources) => T): Generator<void, T> {
     const readBefore = this.#rowsRead();
     return yield* this.#sources.transaction(
       function* (this: PipelineDriver) {
@@ -93,7 +97,7 @@ export class PipelineDriver {
         this.#pending.clear();
         this.#version = result.version;
         result.rowsRead = this.#rowsRead() - readBefore;
-        return result;
+        return inSnapshot(result, this.#sources);
       }.bind(this),
     );
   }

@@ -177,6 +177,21 @@ export class QuerySet {
     return wasGot;
   }
 
+  /** Gives every record changed since the last flush the version it takes effect at. */
+  stampDirty(version: CVRVersion): void {
+    for (const h of this.dirtyQueries) {
+      const q = this.queries.get(h)!;
+      if (q.patchVersion !== null) this.queries.set(h, {...q, patchVersion: version});
+    }
+    for (let i = 0; i < this.dirtyDesires.length; i++) {
+      const d = this.dirtyDesires[i]!;
+      const stamped = {...d, patchVersion: version};
+      this.dirtyDesires[i] = stamped;
+      if (this.desires.get(d.clientID)?.get(d.queryHash) === d)
+        this.desires.get(d.clientID)!.set(d.queryHash, stamped);
+    }
+  }
+
   takeDirty(): {queries: QueryRecord[]; desires: DesireRecord[]} {
     const queries = [...this.dirtyQueries].map((h) => this.queries.get(h)!);
     const desires = this.dirtyDesires.splice(0);

@@ -145,6 +145,11 @@ export class ReplicaSources implements SourceProvider {
     }
   }
 
+  /** The current row with this key (client values), read in the caller's transaction. */
+  getRow(table: string, key: Readonly<Record<string, unknown>>): Row | null {
+    return this.#rowAt(this.getSource(table), key);
+  }
+
   #rowAt(source: TableSource, key: Readonly<Record<string, unknown>>): Row | null {
     const cols = Object.keys(key);
     const where = cols.map((c) => `${ident(c)} = ?`).join(' AND ');

@@ -1,0 +1,96 @@
+import type {WebSocket} from 'ws';
+import {
+  decodeSecProtocols,
+  isSupportedProtocolVersion,
+  parseConnectParams,
+  parseConnectPath,
+  versionNotSupportedError,
+} from '../protocol/sync-connect.js';
+import {connectPostgres} from '../replication/upstream-connection.js';
+import {shardSchema} from '../replication/shard-names.js';
+import {ClientConnection} from '../view-syncer/client-connection.js';
+import {ensureCVRSchema} from '../view-syncer/cvr-schema.js';
+import {CVRStore} from '../view-syncer/cvr-store.js';
+import {ViewSyncer} from '../view-syncer/view-syncer.js';
+import type {
+  SyncConnectionHandler,
+  SyncConnectionHandlerContext,
+  SyncConnectionRequest,
+} from './sync-connection-handler.js';
+
+/**
+ * The sync worker's connection handler: one ViewSyncer per client group (created on its first
+ * connection, stopped 5 s after its last client leaves), fed every socket of the group and every
+ * "version ready" signal.
+ */
+const IDLE_STOP_MS = 5000;
+
+export async function createViewSyncerHandler(
+  ctx: SyncConnectionHandlerContext,
+): Promise<SyncConnectionHandler> {
+  const {config, log} = ctx;
+  const shard = {appID: config.app.id, shardNum: config.shard.num};
+  const cvrDb = connectPostgres(config.cvr.db ?? config.upstream.db!, {
+    max: Math.max(2, config.cvr.maxConnsPerWorker ?? 5),
+  });
+  await ensureCVRSchema(cvrDb, shard);
+  const groups = new Map<string, ViewSyncer>();
+  const idleTimers = new Map<string, NodeJS.Timeout>();
+
+  const syncerFor = (clientGroupID: string): ViewSyncer => {
+    clearTimeout(idleTimers.get(clientGroupID));
+    let vs = groups.get(clientGroupID);
+    if (!vs) {
+      vs = new ViewSyncer({
+        clientGroupID,
+        replicaFile: config.replica.file,
+        store: new CVRStore(cvrDb, shard, clientGroupID, config.taskID),
+        appID: config.app.id,
+        shardSchema: shardSchema(shard),
+        log,
+        yieldThresholdMs: config.yieldThresholdMs,
+      });
+      groups.set(clientGroupID, vs);
+    }
+    return vs;
+  };
+
+  const releaseIfIdle = (clientGroupID: string) => {
+    clearTimeout(idleTimers.get(clientGroupID));
+    idleTimers.set(
+      clientGroupID,
+      setTimeout(() => {
+        const vs = groups.get(clientGroupID);
+        if (vs && vs.clientCount === 0) {
+          vs.stop();
+          groups.delete(clientGroupID);
+        }
+      }, IDLE_STOP_MS).unref(),
+    );
+  };
+
+  return {
+    onConnection(ws: WebSocket, request: SyncConnectionRequest) {
+      const path = parseConnectPath(request.url.pathname);
+      const params = parseConnectParams(request.url.searchParams);
+      if (!isSupportedProtocolVersion(path.version)) {
+        ws.send(JSON.stringify(['error', versionNotSupportedError(path.version)]));
+        ws.close();
+        return;
+      }
+      const header = decodeSecProtocols(request.protocolHeader);
+      const syncer = syncerFor(params.clientGroupID);
+      const conn = new ClientConnection(ws, params, syncer, log);
+      ws.on('close', () => releaseIfIdle(params.clientGroupID));
+      conn.start(header.initConnectionMessage);
+    },
+    onVersionReady() {
+      for (const vs of groups.values()) vs.versionReady();
+    },
+    async drain() {
+      for (const vs of groups.values()) vs.stop();
+      groups.clear();
+      await cvrDb.end({timeout: 5});
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import type {WebSocket} from 'ws';
+import type {ConnectParams} from '../protocol/sync-connect.js';
+import type {DownstreamMessage} from '../protocol/sync-down.js';
+import {ProtocolError} from '../protocol/sync-errors.js';
+import {
+  parseUpstreamMessage,
+  parseUpstreamText,
+  type UpstreamMessage,
+} from '../protocol/sync-up.js';
+import type {Logger} from '../shared/log.js';
+import type {ClientHandle, ViewSyncer} from './view-syncer.js';
+
+/**
+ * One client's socket (fact sheet §1.4–1.7): upstream messages are parsed strictly and handled one
+ * at a time, in order; `ping` is answered at once; an idle socket gets an unsolicited `pong` every
+ * 6 s. A ProtocolError is sent as `['error', body]` and closes this socket only (transient kinds
+ * keep it open); any other failure is reported as `Internal`.
+ */
+const IDLE_PONG_MS = 6000;
+
+export class ClientConnection implements ClientHandle {
+  readonly clientID: string;
+  cookie: string | null;
+  readonly #ws: WebSocket;
+  readonly #params: ConnectParams;
+  readonly #syncer: ViewSyncer;
+  readonly #log: Logger;
+  #queue: Promise<void> = Promise.resolve();
+  #initialized = false;
+  #lastSent = Date.now();
+  readonly #idleTimer: NodeJS.Timeout;
+  readonly #connectTime = Date.now();
+
+  constructor(ws: WebSocket, params: ConnectParams, syncer: ViewSyncer, log: Logger) {
+    this.#ws = ws;
+    this.#params = params;
+    this.clientID = params.clientID;
+    this.cookie = params.baseCookie;
+    this.#syncer = syncer;
+    this.#log = log.withContext({clientGroupID: params.clientGroupID, clientID: params.clientID});
+    ws.on('message', (data, isBinary) =>
+      this.#onMessage(isBinary ? data.toString() : String(data)),
+    );
+    ws.on('close', () => this.#closed());
+    ws.on('error', (e) => this.#log.debug('socket error', e));
+    this.#idleTimer = setInterval(() => {
+      if (Date.now() - this.#lastSent > IDLE_PONG_MS) this.send(['pong', {}]);
+    }, IDLE_PONG_MS / 2);
+    this.#idleTimer.unref();
+  }
+
+  /** Sends `connected`, then handles the initConnection the header carried, if any. */
+  start(initFromHeader: unknown): void {
+    this.send(['connected', {wsid: this.#params.wsid, timestamp: Date.now()}]);
+    if (initFromHeader !== undefined) this.#enqueue(() => parseUpstreamMessage(initFromHeader));
+  }
+
+  send(msg: DownstreamMessage): void {
+    if (this.#ws.readyState !== this.#ws.OPEN) return;
+    this.#lastSent = Date.now();
+    this.#ws.send(JSON.stringify(msg));
+  }
+
+  close(error?: ProtocolError): void {
+    if (error) this.send(['error', error.body] as DownstreamMessage);
+    this.#ws.close();
+  }
+
+  #onMessage(text: string): void {
+    let msg: UpstreamMessage;
+    try {
+      msg = parseUpstreamText(text);
+    } catch (e) {
+      return this.#fail(e);
+    }
+    if (msg[0] === 'ping') return this.send(['pong', {}]);
+    this.#enqueue(() => msg);
+  }
+
+  #enqueue(parse: () => UpstreamMessage): void {
+    this.#queue = this.#queue.then(() => this.#handle(parse())).catch((e) => this.#fail(e));
+  }
+
+  async #handle(msg: UpstreamMessage): Promise<void> {
+    switch (msg[0]) {
+      case 'initConnection':
+        if (this.#initialized) throw ProtocolError.of('Internal', 'Outbound stream already set');
+        this.#initialized = true;
+        return this.#syncer.addClient(this, msg[1], this.#connectTime);
+      case 'changeDesiredQueries':
+        if (!this.#initialized) return; // dropped before initConnection (§1.4)
+        return this.#syncer.changeDesiredQueries(this, msg[1].desiredQueriesPatch);
+      case 'deleteClients':
+        if (!this.#initialized) return;
+        return this.#syncer.deleteClients(this, msg[1].clientIDs ?? []);
+      case 'ping':
+        return this.send(['pong', {}]);
+      case 'inspect':
+        return this.send([
+          'inspect',
+          {id: msg[1].id, op: 'authenticated', value: false},
+        ] as DownstreamMessage);
+      default:
+        this.#log.debug(`ignoring ${msg[0]}`);
+    }
+  }
+
+  #fail(e: unknown): void {
+    const err =
+      e instanceof ProtocolError
+        ? e
+        : ProtocolError.of('Internal', e instanceof Error ? e.message : String(e));
+    if (!(e instanceof ProtocolError)) this.#log.error('client failed', e);
+    this.send(['error', err.body] as DownstreamMessage);
+    if (!err.isTransient) this.#ws.close();
+  }
+
+  #closed(): void {
+    clearInterval(this.#idleTimer);
+    this.#syncer.removeClient(this);
+  }
+}

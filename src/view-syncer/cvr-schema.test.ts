@@ -1,0 +1,76 @@
+import {afterAll, beforeAll, describe, expect, test} from 'vitest';
+import {createTestDatabase, type TestDatabase} from '../../test/support/pg.js';
+import {CVR_SCHEMA_VERSION, cvrSchemaName, ensureCVRSchema} from './cvr-schema.js';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase('cvr_schema');
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+async function tablesOf(schema: string): Promise<string[]> {
+  const rows = await db.sql<{table_name: string}[]>`
+    SELECT table_name FROM information_schema.tables WHERE table_schema = ${schema}
+    ORDER BY table_name`;
+  return rows.map((r) => r.table_name);
+}
+
+async function storedVersion(schema: string): Promise<number> {
+  const [row] = await db.sql.unsafe<{version: number}[]>(
+    `SELECT "version" FROM "${schema}"."schemaVersion"`,
+  );
+  return row!.version;
+}
+
+describe('ensureCVRSchema', () => {
+  test('creates the CVR tables in schema "{app}_{shard}/cvr" and records schema version 1', async () => {
+    const shard = {appID: 'zero', shardNum: 0};
+    expect(cvrSchemaName(shard)).toBe('zero_0/cvr');
+
+    const before = await ensureCVRSchema(db.sql, shard);
+
+    expect(before).toBe(0);
+    expect(await tablesOf('zero_0/cvr')).toEqual([
+      'clients',
+      'desires',
+      'instances',
+      'queries',
+      'rows',
+      'rowsVersion',
+      'schemaVersion',
+    ]);
+    expect(CVR_SCHEMA_VERSION).toBe(1);
+    expect(await storedVersion('zero_0/cvr')).toBe(1);
+  });
+
+  test('is idempotent: a second call finds the tables current and keeps their contents', async () => {
+    const shard = {appID: 'again', shardNum: 1};
+    await ensureCVRSchema(db.sql, shard);
+    await db.sql.unsafe(`INSERT INTO "again_1/cvr".instances ("clientGroupID", "version",
+      "lastActive") VALUES ('cg', '00', now())`);
+
+    const before = await ensureCVRSchema(db.sql, shard);
+
+    expect(before).toBe(1);
+    const rows = await db.sql.unsafe(`SELECT "clientGroupID" FROM "again_1/cvr".instances`);
+    expect(rows.map((r) => r.clientGroupID)).toEqual(['cg']);
+  });
+
+  test('runs safely from several processes starting at once', async () => {
+    const shard = {appID: 'racing', shardNum: 2};
+    const results = await Promise.all([1, 2, 3].map(() => ensureCVRSchema(db.sql, shard)));
+    expect(results.sort()).toEqual([0, 1, 1]);
+  });
+
+  test('refuses tables written by a newer version of the CVR schema', async () => {
+    const shard = {appID: 'future', shardNum: 0};
+    await ensureCVRSchema(db.sql, shard);
+    await db.sql.unsafe(`UPDATE "future_0/cvr"."schemaVersion" SET "version" = 99`);
+
+    await expect(ensureCVRSchema(db.sql, shard)).rejects.toThrow(
+      /at version 99, newer than this zcache supports \(1\)/,
+    );
+  });
+});

@@ -1,0 +1,316 @@
+import type postgres from 'postgres';
+import type {ShardId} from '../replication/shard-names.js';
+import {cvrSchemaIdent} from './cvr-schema.js';
+import {
+  desiresByClient,
+  instanceFromRow,
+  queryFromRow,
+  ROW_COLUMNS,
+  rowFromRow,
+  type DesireRow,
+  type InstanceRow,
+  type QueryRow,
+  type RowsRow,
+} from './cvr-store-codec.js';
+import {
+  ClientGroupPurgedError,
+  ConcurrentModificationError,
+  OwnershipError,
+} from './cvr-store-errors.js';
+import {
+  tombstoneClientGroups,
+  upsertDesires,
+  upsertQueries,
+  upsertRows,
+  writeClients,
+  writeInstance,
+} from './cvr-store-writes.js';
+import type {CVRInstance, CVRSnapshot, DesireRecord, QueryRecord, RowRecord} from './cvr-types.js';
+import {compareVersions, EMPTY_CVR_VERSION, versionString, type CVRVersion} from './cvr-version.js';
+
+export {ClientGroupPurgedError, ConcurrentModificationError, OwnershipError};
+
+/** What one flush writes. Every list is an upsert; deletions are tombstones (`deleted`, null refCounts). */
+export interface CVRUpdate {
+  instance: CVRInstance;
+  clients?: {put?: string[]; del?: string[]};
+  queries?: QueryRecord[];
+  desires?: DesireRecord[];
+  rows?: RowRecord[];
+}
+
+const READ_BATCH = 5000;
+
+/**
+ * The persistence of one client group's CVR in ZERO_CVR_DB (fact sheet §3.3–3.5), written by the
+ * task (`taskID` = ZERO_TASK_ID) that owns the group.
+ *
+ * Contracts:
+ * - `load` reads a consistent snapshot and takes ownership of the group unless another task holds
+ *   it since a later client connect than this task's (`OwnershipError`).
+ * - `flush` is all or nothing, and only applies on top of the version it was computed from
+ *   (`ConcurrentModificationError` otherwise) while this task still owns the group. It writes this
+ *   task as owner since `lastConnectTime`: `update.instance.owner`/`grantedAt` are not used.
+ * - Rows are written in the flush's transaction, so the rows are always flushed up to the instance
+ *   version (`rowsVersion` = `version`) and reads of rows need not wait for pending writes.
+ * - A garbage-collected group stays gone: loads and flushes fail with `ClientGroupPurgedError`.
+ */
+export class CVRStore {
+  readonly #sql: postgres.Sql;
+  readonly #schema: string;
+  readonly #clientGroupID: string;
+  readonly #taskID: string;
+
+  constructor(sql: postgres.Sql, shard: ShardId, clientGroupID: string, taskID: string) {
+    this.#sql = sql;
+    this.#schema = cvrSchemaIdent(shard);
+    this.#clientGroupID = clientGroupID;
+    this.#taskID = taskID;
+  }
+
+  /**
+   * The group's CVR without its rows: a new, empty one at version `00` (not yet stored) when the
+   * group is unknown. Takes ownership for this task, whose latest client connect was at
+   * `lastConnectTime` (epoch ms).
+   */
+  async load(lastConnectTime: number): Promise<CVRSnapshot> {
+    const s = this.#schema;
+    const id = this.#clientGroupID;
+    const [instanceRows, clientRows, queryRows, desireRows] = await this.#sql.begin(
+      'isolation level repeatable read read only',
+      (tx) => [
+        tx.unsafe<InstanceRow[]>(
+          `SELECT "version", "lastActive", "ttlClock", "replicaVersion", "owner", "grantedAt",
+             "clientSchema", "profileID", "deleted" FROM ${s}.instances WHERE "clientGroupID" = $1`,
+          [id],
+        ),
+        tx.unsafe<{clientID: string}[]>(
+          `SELECT "clientID" FROM ${s}.clients WHERE "clientGroupID" = $1`,
+          [id],
+        ),
+        tx.unsafe<QueryRow[]>(
+          `SELECT "queryHash", "clientAST", "queryName", "queryArgs", "patchVersion",
+             "transformationHash", "internal", "deleted" FROM ${s}.queries WHERE "clientGroupID" = $1`,
+          [id],
+        ),
+        tx.unsafe<DesireRow[]>(
+          `SELECT "clientID", "queryHash", "patchVersion", "deleted", "ttlMs", "inactivatedAtMs"
+             FROM ${s}.desires WHERE "clientGroupID" = $1`,
+          [id],
+        ),
+      ],
+    );
+    const stored = instanceRows[0];
+    if (stored?.deleted) throw new ClientGroupPurgedError(id);
+    const instance = stored ? instanceFromRow(id, stored) : this.#newInstance();
+    if (stored && instance.owner !== this.#taskID) {
+      if ((instance.grantedAt ?? 0) > lastConnectTime) {
+        throw new OwnershipError(id, instance.owner, instance.grantedAt, lastConnectTime);
+      }
+      await this.#takeOwnership(lastConnectTime);
+      instance.owner = this.#taskID;
+      instance.grantedAt = lastConnectTime;
+    }
+    return {
+      instance,
+      clients: new Set(clientRows.map((r) => r.clientID)),
+      queries: new Map(queryRows.map((r) => [r.queryHash, queryFromRow(r)])),
+      desires: desiresByClient(desireRows),
+    };
+  }
+
+  #newInstance(): CVRInstance {
+    return {
+      clientGroupID: this.#clientGroupID,
+      version: EMPTY_CVR_VERSION,
+      lastActive: Date.now(),
+      ttlClock: 0,
+      replicaVersion: null,
+      clientSchema: null,
+      profileID: null,
+      owner: null,
+      grantedAt: null,
+    };
+  }
+
+  /**
+   * Signals the current owner to stop (its next flush fails). Guarded by `grantedAt`, so a task
+   * with a more recent connect that took the group in the meantime keeps it, and this load fails.
+   */
+  async #takeOwnership(lastConnectTime: number): Promise<void> {
+    const s = this.#schema;
+    const taken = await this.#sql.unsafe(
+      `UPDATE ${s}.instances SET "owner" = $2, "grantedAt" = to_timestamp($3::float8 / 1000)
+        WHERE "clientGroupID" = $1 AND NOT "deleted"
+          AND ("grantedAt" IS NULL OR "grantedAt" <= to_timestamp($3::float8 / 1000))`,
+      [this.#clientGroupID, this.#taskID, lastConnectTime],
+    );
+    if (taken.count === 1) return;
+    const [now] = await this.#sql.unsafe<Pick<InstanceRow, 'owner' | 'grantedAt' | 'deleted'>[]>(
+      `SELECT "owner", "grantedAt", "deleted" FROM ${s}.instances WHERE "clientGroupID" = $1`,
+      [this.#clientGroupID],
+    );
+    if (!now || now.deleted) throw new ClientGroupPurgedError(this.#clientGroupID);
+    const grantedAt = now.grantedAt?.getTime() ?? null;
+    throw new OwnershipError(this.#clientGroupID, now.owner, grantedAt, lastConnectTime);
+  }
+
+  /**
+   * Writes `update` on top of version `expected` (the version loaded; null for a CVR never
+   * stored), in one transaction. Queries are written before desires, which must name stored queries.
+   */
+  async flush(
+    expected: CVRVersion | null,
+    update: CVRUpdate,
+    lastConnectTime: number,
+  ): Promise<void> {
+    const {instance} = update;
+    const id = this.#clientGroupID;
+    if (instance.clientGroupID !== id) {
+      throw new Error(`CVR store of client group ${id} cannot flush ${instance.clientGroupID}`);
+    }
+    if (expected !== null && compareVersions(instance.version, expected) < 0) {
+      throw new Error(
+        `CVR of client group ${id}: flush would move the version back from ` +
+          `${versionString(expected)} to ${versionString(instance.version)}`,
+      );
+    }
+    const s = this.#schema;
+    await this.#sql.begin('isolation level read committed', async (tx) => {
+      await this.#checkVersionAndOwnership(tx, expected, lastConnectTime);
+      const ownership = {owner: this.#taskID, grantedAt: lastConnectTime};
+      const wrote = await writeInstance(tx, s, instance, ownership, expected === null);
+      if (!wrote) throw new ConcurrentModificationError(id, null, '(created concurrently)');
+      if (update.clients) await writeClients(tx, s, id, update.clients);
+      if (update.queries?.length) await upsertQueries(tx, s, id, update.queries);
+      if (update.desires?.length) await upsertDesires(tx, s, id, update.desires);
+      await upsertRows(tx, s, id, update.rows ?? [], versionString(instance.version));
+    });
+  }
+
+  async #checkVersionAndOwnership(
+    tx: postgres.TransactionSql,
+    expected: CVRVersion | null,
+    lastConnectTime: number,
+  ): Promise<void> {
+    const id = this.#clientGroupID;
+    const [row] = await tx.unsafe<
+      Pick<InstanceRow, 'version' | 'owner' | 'grantedAt' | 'deleted'>[]
+    >(
+      `SELECT "version", "owner", "grantedAt", "deleted" FROM ${this.#schema}.instances
+        WHERE "clientGroupID" = $1 FOR UPDATE`,
+      [id],
+    );
+    if (row?.deleted) throw new ClientGroupPurgedError(id);
+    const grantedAt = row?.grantedAt?.getTime() ?? null;
+    if (row && row.owner !== this.#taskID && (grantedAt ?? 0) > lastConnectTime) {
+      throw new OwnershipError(id, row.owner, grantedAt, lastConnectTime);
+    }
+    const expectedString = expected === null ? null : versionString(expected);
+    if ((row?.version ?? null) !== expectedString) {
+      throw new ConcurrentModificationError(id, expectedString, row?.version ?? null);
+    }
+  }
+
+  /**
+   * Row records changed after cookie `afterCookie` (all when null) up to and including `upTo`,
+   * tombstones included, in batches of at most `batchSize`, in no particular order. All batches
+   * come from one read-only snapshot (a cursor on a connection held until the iteration ends or is
+   * abandoned), so a row is never missed or repeated.
+   */
+  async *catchupRows(
+    afterCookie: string | null,
+    upTo: CVRVersion,
+    batchSize = READ_BATCH,
+  ): AsyncIterable<RowRecord[]> {
+    const params = [this.#clientGroupID, versionString(upTo)];
+    if (afterCookie !== null) params.push(afterCookie);
+    const conn = await this.#sql.reserve();
+    try {
+      await conn.unsafe('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const rows = conn.unsafe<RowsRow[]>(
+        `SELECT ${ROW_COLUMNS} FROM ${this.#schema}.rows
+          WHERE "clientGroupID" = $1 AND "patchVersion" <= $2
+            ${afterCookie === null ? '' : 'AND "patchVersion" > $3'}`,
+        params,
+      );
+      for await (const batch of rows.cursor(batchSize)) yield batch.map(rowFromRow);
+    } finally {
+      // Read-only: ending with ROLLBACK loses nothing, also when the caller stopped early. A
+      // failure here means the connection is gone, which postgres.js replaces.
+      await conn.unsafe('ROLLBACK').catch(() => undefined);
+      conn.release();
+    }
+  }
+
+  /** Row records that any of `queryHashes` references (tombstones hold none). */
+  async rowsForQueries(queryHashes: readonly string[]): Promise<RowRecord[]> {
+    if (queryHashes.length === 0) return [];
+    const rows = await this.#sql.unsafe<RowsRow[]>(
+      `SELECT ${ROW_COLUMNS} FROM ${this.#schema}.rows
+        WHERE "clientGroupID" = $1 AND "refCounts" ?| $2::text[]`,
+      [this.#clientGroupID, [...queryHashes]],
+    );
+    return rows.map(rowFromRow);
+  }
+
+  /** Every row record of the group, tombstones included. For small groups. */
+  async allRows(): Promise<RowRecord[]> {
+    const rows = await this.#sql.unsafe<RowsRow[]>(
+      `SELECT ${ROW_COLUMNS} FROM ${this.#schema}.rows WHERE "clientGroupID" = $1`,
+      [this.#clientGroupID],
+    );
+    return rows.map(rowFromRow);
+  }
+
+  /**
+   * Deletes the group's CVR, leaving the same tombstone as garbage collection: its clients get
+   * ClientNotFound when they come back. Waits for a flush in progress (row lock).
+   */
+  async deleteClientGroup(): Promise<void> {
+    await this.#sql.begin('isolation level read committed', async (tx) => {
+      await tx.unsafe(
+        `SELECT 1 FROM ${this.#schema}.instances WHERE "clientGroupID" = $1 FOR UPDATE`,
+        [this.#clientGroupID],
+      );
+      await tombstoneClientGroups(tx, this.#schema, [this.#clientGroupID]);
+    });
+  }
+}
+
+const TOMBSTONE_RETENTION_MS = 31 * 24 * 60 * 60 * 1000;
+
+/**
+ * Garbage collection (§3.5): tombstones up to `batchSize` client groups inactive for longer than
+ * `olderThanMs` (oldest first) and deletes tombstones older than `tombstoneRetentionMs`. Groups
+ * being flushed are skipped (SKIP LOCKED), not waited for. Returns the number of groups purged.
+ */
+export async function purgeInactive(
+  sql: postgres.Sql,
+  shard: ShardId,
+  olderThanMs: number,
+  batchSize: number,
+  tombstoneRetentionMs = TOMBSTONE_RETENTION_MS,
+): Promise<number> {
+  if (batchSize <= 0) return 0;
+  const s = cvrSchemaIdent(shard);
+  const now = Date.now();
+  return await sql.begin('isolation level read committed', async (tx) => {
+    const ids = await tx.unsafe<{clientGroupID: string}[]>(
+      `SELECT "clientGroupID" FROM ${s}.instances
+        WHERE NOT "deleted" AND "lastActive" < to_timestamp($1::float8 / 1000)
+        ORDER BY "lastActive" LIMIT $2 FOR UPDATE SKIP LOCKED`,
+      [now - olderThanMs, batchSize],
+    );
+    await tombstoneClientGroups(
+      tx,
+      s,
+      ids.map((r) => r.clientGroupID),
+    );
+    await tx.unsafe(
+      `DELETE FROM ${s}.instances WHERE "deleted" AND "lastActive" < to_timestamp($1::float8 / 1000)`,
+      [now - tombstoneRetentionMs],
+    );
+    return ids.length;
+  });
+}

@@ -1,0 +1,424 @@
+import type {AST} from '../protocol/ast.js';
+import type {DownstreamMessage, SchemaVersions} from '../protocol/sync-down.js';
+import {ProtocolError} from '../protocol/sync-errors.js';
+import type {ClientSchema, InitConnectionBody, UpQueryOp} from '../protocol/sync-up-queries.js';
+import {openReplica, type ReplicaDb} from '../replica/replica-file.js';
+import type {Logger} from '../shared/log.js';
+import {writeCatchup} from './catchup.js';
+import {clientSchemaProblems} from './client-schema-check.js';
+import {
+  ClientGroupPurgedError,
+  ConcurrentModificationError,
+  OwnershipError,
+  type CVRStore,
+} from './cvr-store.js';
+import type {CVRSnapshot, RowRecord} from './cvr-types.js';
+import {
+  compareVersions,
+  oneAfter,
+  parseCookie,
+  versionString,
+  type CVRVersion,
+} from './cvr-version.js';
+import {internalQueries} from './internal-queries.js';
+import {PipelineDriver} from './pipeline-driver.js';
+import {PokeBuilder} from './poke-builder.js';
+import {QuerySet, type DesiredPatch} from './query-set.js';
+import {applyReadPermissions, readPermissions} from './read-permissions.js';
+import {RowSet, type RowChangeOut} from './row-set.js';
+import {TTLClock} from './ttl.js';
+
+/**
+ * The view-syncer of one client group on one worker: it owns the group's CVR (loaded once, flushed
+ * after every change), its IVM pipelines (one replica connection, one snapshot per step) and its
+ * connected clients. All work runs one step at a time: apply config changes, expire queries,
+ * advance and hydrate pipelines, compute the new CVR version, flush the CVR, then poke every
+ * client from its cookie to the new version (behind clients get a catch-up poke).
+ *
+ * Invariant: a poke's baseCookie is the cookie the client holds (we track it per client), and the
+ * CVR is flushed before any client is told a version.
+ */
+export interface ClientHandle {
+  readonly clientID: string;
+  /** The cookie the client holds: its baseCookie, then each poke's cookie. */
+  cookie: string | null;
+  send(msg: DownstreamMessage): void;
+  /** Sends an error (if any) and closes the socket. */
+  close(error?: ProtocolError): void;
+}
+
+export interface ViewSyncerOptions {
+  clientGroupID: string;
+  replicaFile: string;
+  store: CVRStore;
+  appID: string;
+  shardSchema: string;
+  log: Logger;
+  yieldThresholdMs: number;
+  /** Payload of the group's auth token, for permission rules (§2.13). */
+  authData?: unknown;
+  now?: () => number;
+}
+
+type ConfigChange = (version: CVRVersion, ttlClock: number) => DesiredPatch[];
+
+export class ViewSyncer {
+  readonly #o: ViewSyncerOptions;
+  readonly #clients = new Map<string, ClientHandle>();
+  #cvr: CVRSnapshot | undefined;
+  #queries!: QuerySet;
+  #rows!: RowSet;
+  #driver!: PipelineDriver;
+  #db!: ReplicaDb;
+  #ttl!: TTLClock;
+  #lastConnect = 0;
+  #work: Promise<void> = Promise.resolve();
+  #stopped = false;
+  #expiryTimer: NodeJS.Timeout | undefined;
+
+  constructor(opts: ViewSyncerOptions) {
+    this.#o = opts;
+  }
+
+  get clientCount(): number {
+    return this.#clients.size;
+  }
+
+  /** Registers a client (initConnection) and syncs it. */
+  addClient(client: ClientHandle, body: InitConnectionBody, connectTime: number): Promise<void> {
+    this.#lastConnect = Math.max(this.#lastConnect, connectTime);
+    return this.#enqueue(async () => {
+      await this.#ensureLoaded();
+      this.#checkCookie(client.cookie);
+      this.#checkClientSchema(body.clientSchema, client.cookie);
+      this.#clients.get(client.clientID)?.close();
+      this.#clients.set(client.clientID, client);
+      await this.#step((version, ttl) => {
+        const patches = this.#queries.applyPatch(
+          client.clientID,
+          body.desiredQueriesPatch,
+          version,
+          ttl,
+        );
+        for (const id of this.#knownClients()) {
+          const gone =
+            (body.activeClients && !body.activeClients.includes(id)) ||
+            body.deleted?.clientIDs?.includes(id);
+          if (gone && id !== client.clientID)
+            patches.push(...this.#queries.removeClient(id, version, ttl));
+        }
+        return patches;
+      }, true);
+    });
+  }
+
+  changeDesiredQueries(client: ClientHandle, ops: readonly UpQueryOp[]): Promise<void> {
+    return this.#enqueue(() =>
+      this.#step((v, ttl) => this.#queries.applyPatch(client.clientID, ops, v, ttl)),
+    );
+  }
+
+  deleteClients(client: ClientHandle, clientIDs: readonly string[]): Promise<void> {
+    return this.#enqueue(async () => {
+      await this.#step((v, ttl) =>
+        clientIDs
+          .filter((id) => id !== client.clientID)
+          .flatMap((id) => this.#queries.removeClient(id, v, ttl)),
+      );
+      for (const c of this.#clients.values())
+        c.send(['deleteClients', {clientIDs: [...clientIDs]}]);
+    });
+  }
+
+  versionReady(): void {
+    if (this.#cvr) void this.#enqueue(() => this.#step());
+  }
+
+  removeClient(client: ClientHandle): void {
+    if (this.#clients.get(client.clientID) === client) this.#clients.delete(client.clientID);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#expiryTimer);
+    if (this.#cvr) {
+      this.#driver.destroy();
+      this.#db.close();
+    }
+  }
+
+  #enqueue(work: () => Promise<void>): Promise<void> {
+    const run = this.#work.then(async () => {
+      if (this.#stopped) throw ProtocolError.of('Rehome', 'Reconnect required', {maxBackoffMs: 0});
+      try {
+        await work();
+      } catch (e) {
+        this.#fail(e);
+        throw e;
+      }
+    });
+    this.#work = run.catch(() => {});
+    return run;
+  }
+
+  /** Ownership lost or a concurrent writer: every client reconnects (and rehomes). */
+  #fail(e: unknown): void {
+    if (e instanceof OwnershipError || e instanceof ConcurrentModificationError) {
+      const err = ProtocolError.of('Rehome', (e as Error).message, {maxBackoffMs: 0});
+      for (const c of this.#clients.values()) c.close(err);
+      this.#clients.clear();
+      this.stop();
+    } else if (e instanceof ClientGroupPurgedError) {
+      const err = ProtocolError.of('ClientNotFound', 'Client group was purged due to inactivity');
+      for (const c of this.#clients.values()) c.close(err);
+      this.#clients.clear();
+    }
+  }
+
+  async #ensureLoaded(): Promise<void> {
+    if (this.#cvr) return;
+    const cvr = await this.#o.store.load(this.#lastConnect);
+    const rows = await this.#o.store.allRows();
+    this.#db = openReplica(this.#o.replicaFile, {readonly: true});
+    this.#driver = new PipelineDriver(this.#db);
+    this.#queries = new QuerySet(cvr.queries, cvr.desires);
+    this.#rows = new RowSet(
+      new Map(rows.map((r: RowRecord) => [RowSet.idOf(r.table, r.rowKey), r])),
+    );
+    this.#ttl = new TTLClock(cvr.instance.ttlClock, this.#o.now);
+    for (const [hash, ast] of internalQueries(this.#o.shardSchema, this.#o.clientGroupID)) {
+      if (!cvr.queries.has(hash)) {
+        cvr.queries.set(hash, {
+          queryHash: hash,
+          kind: 'internal',
+          ast,
+          name: null,
+          args: null,
+          patchVersion: null,
+          transformationHash: null,
+          deleted: false,
+        });
+        this.#queries.dirtyQueries.add(hash);
+      }
+    }
+    this.#stored = cvr.instance.owner !== null;
+    this.#cvr = cvr;
+  }
+
+  #knownClients(): string[] {
+    return [...new Set([...this.#cvr!.clients, ...this.#queries.desires.keys()])];
+  }
+
+  #checkCookie(cookie: string | null): void {
+    if (cookie === null) return;
+    const cvrVersion = this.#cvr!.instance.version;
+    const mine = parseCookie(cookie);
+    if (versionString(cvrVersion) === '00' && cookie > '00') {
+      throw ProtocolError.of('ClientNotFound', 'Client not found');
+    }
+    if (compareVersions(mine, cvrVersion) > 0) {
+      throw ProtocolError.of(
+        'InvalidConnectionRequestBaseCookie',
+        `CVR is at version ${versionString(cvrVersion)}`,
+      );
+    }
+  }
+
+  #checkClientSchema(schema: ClientSchema | undefined, cookie: string | null): void {
+    const stored = this.#cvr!.instance.clientSchema;
+    if (!schema) {
+      if (!stored && cookie === null) {
+        throw ProtocolError.of(
+          'InvalidConnectionRequest',
+          'The initConnection message for a new client group must include client schema.',
+        );
+      }
+      return;
+    }
+    if (stored) {
+      if (JSON.stringify(normalize(stored)) !== JSON.stringify(normalize(schema))) {
+        throw ProtocolError.of(
+          'InvalidConnectionRequest',
+          'Provided schema does not match previous schema',
+        );
+      }
+      return;
+    }
+    const problems = clientSchemaProblems(this.#db, schema);
+    if (problems.length) {
+      throw ProtocolError.of('SchemaVersionNotSupported', problems.join('\n'));
+    }
+    this.#cvr!.instance.clientSchema = schema;
+  }
+
+  async #step(config?: ConfigChange, clientAdded = false): Promise<void> {
+    const cvr = this.#cvr!;
+    const old = cvr.instance.version;
+    const ttl = this.#ttl.value();
+    const tentative = oneAfter(old);
+    const desired = config ? config(tentative, ttl) : [];
+    const gotChanges: {op: 'put' | 'del'; hash: string}[] = [];
+    for (const q of this.#queries.expiredQueries(ttl)) {
+      if (this.#queries.tombstone(q.queryHash, tentative))
+        gotChanges.push({op: 'del', hash: q.queryHash});
+      this.#driver.removeQuery(q.queryHash);
+      this.#rows.release(q.queryHash);
+    }
+    const permissions = readPermissions(this.#db, this.#o.appID);
+    const inDriver = new Set(this.#driver.queries());
+    for (const q of this.#queries.liveQueries(ttl)) {
+      if (inDriver.has(q.queryHash) || !q.ast) continue;
+      const ast: AST =
+        q.kind === 'client' ? applyReadPermissions(q.ast, permissions, this.#o.authData) : q.ast;
+      this.#driver.addQuery(q.queryHash, ast);
+    }
+    const outcome = await this.#runSliced(
+      this.#driver.step((result, sources) => {
+        if (result.reset) for (const {queryHash} of result.queries) this.#rows.release(queryHash);
+        const fresh = new Set<string>();
+        for (const {queryHash, patches} of result.queries) {
+          this.#rows.apply(queryHash, patches, tentative);
+          const q = this.#queries.queries.get(queryHash);
+          if (q && q.patchVersion === null) fresh.add(queryHash);
+        }
+        const next: CVRVersion =
+          result.version > old.stateVersion ? {stateVersion: result.version} : tentative;
+        const rowOut = this.#rows.finish(next);
+        for (const hash of fresh) {
+          this.#queries.markGot(hash, next, hash);
+          if (this.#queries.queries.get(hash)!.kind !== 'internal')
+            gotChanges.push({op: 'put', hash});
+        }
+        const changed =
+          desired.length > 0 ||
+          gotChanges.length > 0 ||
+          rowOut.changes.length > 0 ||
+          this.#queries.dirtyQueries.size > 0;
+        const version = changed ? next : old;
+        const readRow = (table: string, key: Record<string, unknown>) => sources.getRow(table, key);
+        const pokes = this.#buildPokes(old, version, desired, gotChanges, rowOut.changes, readRow);
+        return {version, changed, rowsDirty: rowOut.dirty, pokes};
+      }),
+    );
+    if (outcome.changed || clientAdded) {
+      this.#queries.stampDirty(outcome.version);
+      cvr.instance = {
+        ...cvr.instance,
+        version: outcome.version,
+        lastActive: Date.now(),
+        ttlClock: this.#ttl.value(),
+      };
+      for (const id of this.#clients.keys()) cvr.clients.add(id);
+      const dirty = this.#queries.takeDirty();
+      await this.#o.store.flush(
+        this.#stored ? old : null,
+        {
+          instance: cvr.instance,
+          clients: {put: [...this.#clients.keys()]},
+          queries: dirty.queries,
+          desires: dirty.desires,
+          rows: outcome.rowsDirty,
+        },
+        this.#lastConnect,
+      );
+      this.#stored = true;
+    }
+    for (const send of outcome.pokes) send();
+    this.#scheduleExpiry();
+  }
+
+  /** Whether the CVR exists in the store (a new group's first flush creates it). */
+  #stored = false;
+
+  #buildPokes(
+    old: CVRVersion,
+    version: CVRVersion,
+    desired: DesiredPatch[],
+    got: {op: 'put' | 'del'; hash: string}[],
+    rows: RowChangeOut[],
+    readRow: (table: string, key: Record<string, unknown>) => import('../zql/index.js').Row | null,
+  ): (() => void)[] {
+    const cookie = versionString(version);
+    const schemaVersions = this.#schemaVersions();
+    const sends: (() => void)[] = [];
+    for (const client of this.#clients.values()) {
+      if (client.cookie === cookie) continue;
+      const buffered: DownstreamMessage[] = [];
+      const poke = new PokeBuilder(
+        {send: (m) => buffered.push(m)},
+        {
+          baseCookie: client.cookie,
+          cookie,
+          schemaVersions,
+          shardSchema: this.#o.shardSchema,
+          clientGroupID: this.#o.clientGroupID,
+        },
+      );
+      if (client.cookie === versionString(old)) {
+        for (const d of desired) poke.desired(d.clientID, {op: d.op, hash: d.queryHash});
+        for (const g of got) poke.got({op: g.op, hash: g.hash});
+        for (const r of rows) poke.row(r);
+      } else {
+        // Stamp this step's records first so that catch-up sees them as after the cookie.
+        this.#queries.stampDirty(version);
+        writeCatchup(poke, client.cookie, this.#queries, this.#rows, readRow);
+      }
+      poke.end();
+      sends.push(() => {
+        for (const m of buffered) client.send(m);
+        client.cookie = cookie;
+      });
+    }
+    return sends;
+  }
+
+  #schemaVersions(): SchemaVersions | undefined {
+    try {
+      const row = this.#db
+        .prepare(
+          `SELECT "minSupportedVersion" AS min, "maxSupportedVersion" AS max FROM "${this.#o.appID}.schemaVersions"`,
+        )
+        .get() as {min: number; max: number} | undefined;
+      return row ? {minSupportedVersion: row.min, maxSupportedVersion: row.max} : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Runs a generator in time slices, letting other groups' work run between slices. */
+  async #runSliced<T>(gen: Generator<void, T>): Promise<T> {
+    let lap = performance.now();
+    for (;;) {
+      const r = gen.next();
+      if (r.done) return r.value;
+      if (performance.now() - lap > this.#o.yieldThresholdMs) {
+        await new Promise((resolve) => setImmediate(resolve));
+        lap = performance.now();
+      }
+    }
+  }
+
+  #scheduleExpiry(): void {
+    clearTimeout(this.#expiryTimer);
+    const next = this.#queries.nextExpiry();
+    if (next === null || this.#stopped) return;
+    const delay = Math.max(50, Math.min(next - this.#ttl.value() + 50, 600_000));
+    this.#expiryTimer = setTimeout(
+      () => void this.#enqueue(() => this.#step()).catch(() => {}),
+      delay,
+    );
+    this.#expiryTimer.unref();
+  }
+}
+
+function normalize(s: ClientSchema): unknown {
+  return Object.keys(s.tables)
+    .sort()
+    .map((t) => [
+      t,
+      Object.keys(s.tables[t]!.columns)
+        .sort()
+        .map((c) => [c, s.tables[t]!.columns[c]!.type]),
+      [...s.tables[t]!.primaryKey].sort(),
+    ]);
+}
