@@ -1,5 +1,6 @@
 import postgres from 'postgres';
 import {afterAll, beforeAll, describe, expect, test} from 'vitest';
+import {eventually} from '../../test/support/eventually.js';
 import {createTestDatabase, type TestDatabase} from '../../test/support/pg.js';
 import {ensureCVRSchema} from './cvr-schema.js';
 import {
@@ -198,19 +199,38 @@ describe('CVRStore.flush', () => {
 
   test('of two tasks creating the same new CVR at once, exactly one succeeds', async () => {
     const id = newGroupID();
-    const flushes = ['task-a', 'task-b'].map((task) =>
+    const flushBy = (task: string) =>
       new CVRStore(db.sql, shard, id, task).flush(
         null,
         {instance: instance(id, '4e672g')},
         CONNECT,
-      ),
+      );
+    const blocked = async (n: number) => {
+      const waiting = await db.sql`SELECT pid FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+      expect(waiting).toHaveLength(n);
+    };
+    // Interleave deterministically: A inserts its instance and then waits for a lock we hold on
+    // its rowsVersion row; B then finds no committed instance and tries to insert one too.
+    const blockerPool = postgres(db.url, {max: 1, onnotice: () => {}});
+    const blocker = await blockerPool.reserve();
+    await blocker.unsafe('BEGIN');
+    await blocker.unsafe(`INSERT INTO "zero_0/cvr"."rowsVersion" VALUES ($1, '00')`, [id]);
+    const flushA = flushBy('task-a');
+    await eventually(() => blocked(1));
+    const flushB = flushBy('task-b');
+    await eventually(() => blocked(2));
+    await blocker.unsafe('ROLLBACK');
+    blocker.release();
+    await blockerPool.end();
+
+    const outcomes = await Promise.allSettled([flushA, flushB]);
+
+    expect(outcomes[0]).toEqual({status: 'fulfilled', value: undefined});
+    expect(outcomes[1]).toMatchObject({status: 'rejected'});
+    expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(
+      ConcurrentModificationError,
     );
-
-    const outcomes = await Promise.allSettled(flushes);
-
-    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
-    const failure = outcomes.find((o) => o.status === 'rejected');
-    expect(failure?.reason).toBeInstanceOf(ConcurrentModificationError);
   });
 
   test('stores 10,000 rows in one flush and reads them all back', async () => {
