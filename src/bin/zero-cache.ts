@@ -8,13 +8,14 @@ import {
   type ZeroConfig,
 } from '../config/index.js';
 import {startEmbeddedPostgres, type RunningPostgres} from '../server/embedded-postgres.js';
-import {startHttpServer} from '../server/http-endpoints.js';
-import {startReplicationNode} from '../server/replication-node.js';
+import {runSupervisor} from '../server/supervisor.js';
 import {createLogger, type Logger} from '../shared/log.js';
 
 /**
  * `zero-cache` / `zcache`: parse the configuration, start an embedded Postgres when no
- * ZERO_UPSTREAM_DB is given, then run the node. Any startup failure prints one message and exits 1.
+ * ZERO_UPSTREAM_DB is given (its URL reaches the child processes through the config), then run the
+ * single-node supervisor (replication child + sync workers). Embedded Postgres stops last, after
+ * every child has exited. Any startup failure prints one message and exits 1.
  */
 async function main(argv: string[]): Promise<number> {
   if (wantsHelp(argv)) {
@@ -35,7 +36,7 @@ async function main(argv: string[]): Promise<number> {
   const cleanups: (() => Promise<void>)[] = [];
   try {
     config = await withEmbeddedPostgresIfNeeded(config, log, cleanups);
-    return await runNode(config, log, cleanups);
+    return await runSupervisor(config, log);
   } catch (e) {
     log.error(e instanceof Error ? e.message : String(e));
     return 1;
@@ -61,44 +62,8 @@ async function withEmbeddedPostgresIfNeeded(
   return withUpstreamDb(config, pg.url);
 }
 
-async function runNode(
-  config: ZeroConfig,
-  log: Logger,
-  cleanups: (() => Promise<void>)[],
-): Promise<number> {
-  const node = await startReplicationNode({
-    upstreamUrl: config.upstream.db!,
-    changeDbUrl: config.change.db ?? config.upstream.db!,
-    replicaFile: config.replica.file,
-    shard: {appID: config.app.id, shardNum: config.shard.num},
-    appPublications: config.app.publications,
-    copyWorkers: config.initialSync.tableCopyWorkers,
-    taskID: config.taskID,
-    log,
-  });
-  cleanups.push(() => node.stop());
-  const http = await startHttpServer(config.port);
-  cleanups.push(() => new Promise((r) => http.close(() => r())));
-  log.info(`zcache is replicating into ${config.replica.file}; listening on port ${config.port}`);
-
-  const stopped = new Promise<number>((resolve) => {
-    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-      process.once(sig, () => {
-        log.info(`${sig}: shutting down`);
-        resolve(0);
-      });
-    }
-  });
-  const failed = node.done.then(
-    () => 0,
-    (e: Error) => {
-      log.error(`replication stopped: ${e.message}`);
-      return 1;
-    },
-  );
-  return Promise.race([stopped, failed]);
-}
-
+// Should the event loop ever empty while main() is still pending, exit non-zero, not 0.
+process.exitCode = 1;
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e) => {

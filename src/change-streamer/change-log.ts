@@ -81,28 +81,43 @@ export class ChangeLog {
   }
 
   /** Stores one whole transaction atomically. */
-  async store(watermark: LexiVersion, changes: readonly DataChange[]): Promise<void> {
+  store(watermark: LexiVersion, changes: readonly DataChange[]): Promise<void> {
+    return this.storeMany([{watermark, changes}]);
+  }
+
+  /**
+   * Stores several consecutive transactions in one Postgres transaction (group commit): all or
+   * none of them become visible.
+   */
+  async storeMany(
+    txs: readonly {watermark: LexiVersion; changes: readonly DataChange[]}[],
+  ): Promise<void> {
+    if (txs.length === 0) return;
     const s = this.#schema;
     await this.#sql.begin(async (tx) => {
       const [row] = await tx.unsafe(
         `SELECT "lastWatermark" FROM ${s}."replicationState" FOR UPDATE`,
       );
-      const last = (row as {lastWatermark: string} | undefined)?.lastWatermark;
+      let last = (row as {lastWatermark: string} | undefined)?.lastWatermark;
       if (last === undefined)
         throw new Error('change log: not initialised (no replicationState row)');
-      assertAdvances(last, watermark, 'change log: store');
-      const entries: [number, string][] = [[0, '{"tag":"begin"}']];
-      changes.forEach((c, i) => entries.push([i + 1, stringifyBigIntJSON(c)]));
-      entries.push([changes.length + 1, '{"tag":"commit"}']);
+      const entries: [string, number, string][] = [];
+      for (const t of txs) {
+        assertAdvances(last, t.watermark, 'change log: store');
+        last = t.watermark;
+        entries.push([t.watermark, 0, '{"tag":"begin"}']);
+        t.changes.forEach((c, i) => entries.push([t.watermark, i + 1, stringifyBigIntJSON(c)]));
+        entries.push([t.watermark, t.changes.length + 1, '{"tag":"commit"}']);
+      }
       for (let i = 0; i < entries.length; i += FLUSH_ENTRIES) {
         const batch = entries.slice(i, i + FLUSH_ENTRIES);
         await tx.unsafe(
           `INSERT INTO ${s}."changeLog" ("watermark","pos","change")
-           SELECT $1, p, c::json FROM unnest($2::int8[], $3::text[]) AS e(p, c)`,
-          [watermark, batch.map((e) => e[0]), batch.map((e) => e[1])],
+           SELECT w, p, c::json FROM unnest($1::text[], $2::int8[], $3::text[]) AS e(w, p, c)`,
+          [batch.map((e) => e[0]), batch.map((e) => e[1]), batch.map((e) => e[2])],
         );
       }
-      await tx.unsafe(`UPDATE ${s}."replicationState" SET "lastWatermark" = $1`, [watermark]);
+      await tx.unsafe(`UPDATE ${s}."replicationState" SET "lastWatermark" = $1`, [last]);
     });
   }
 

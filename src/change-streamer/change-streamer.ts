@@ -7,15 +7,35 @@ import type {ChangeLog} from './change-log.js';
 import {WatermarkSignal} from './watermark-signal.js';
 
 /**
- * Moves committed transactions from a ChangeSource into the change log, and serves subscribers from
- * the log. Invariant 1 of the architecture lives here: a commit is acked to the source only after
- * the transaction is stored. Subscribers always read from the log (catch-up and live are one path),
- * woken when a newer transaction is stored.
+ * Moves committed transactions from a ChangeSource into the change log, and serves subscribers.
+ *
+ * Invariant 1 of the architecture lives here: a commit is acked to the source only after its
+ * transaction is stored. Transactions that arrive while a store is in flight are stored together
+ * in the next one (group commit), so throughput does not stop at one Postgres round trip per
+ * upstream transaction.
+ *
+ * Subscribers catch up from the log, then receive newly stored transactions from memory; one that
+ * falls more than MAX_BUFFERED transactions behind goes back to reading the log.
  */
+type StoredTx = {watermark: LexiVersion; changes: DataChange[]};
+type PendingTx = StoredTx & {commit: Extract<SourceEvent, {type: 'commit'}>};
+
+const MAX_PENDING = 1000;
+const MAX_BUFFERED = 10_000;
+
+interface LiveSubscriber {
+  buffer: StoredTx[];
+  overflowed: boolean;
+}
+
 export class ChangeStreamer {
   readonly #log: ChangeLog;
   readonly #logger: Logger;
   readonly #stored: WatermarkSignal;
+  readonly #live = new Set<LiveSubscriber>();
+  #pending: PendingTx[] = [];
+  #storing: Promise<void> | null = null;
+  #storeError: unknown;
 
   constructor(changeLog: ChangeLog, lastWatermark: LexiVersion, logger: Logger) {
     this.#log = changeLog;
@@ -29,11 +49,13 @@ export class ChangeStreamer {
 
   /** Runs until the source ends or fails (the error propagates). */
   async run(source: ChangeSource): Promise<void> {
-    let tx: {watermark: LexiVersion; changes: DataChange[]} | null = null;
+    let tx: StoredTx | null = null;
+    let lastSeen = this.#stored.current;
     for await (const ev of source) {
+      if (this.#storeError) throw this.#storeError;
       if (ev.type === 'status') {
-        // Everything before it is stored (transactions are stored in order, one at a time).
-        if (!tx) source.ack(ev);
+        // Everything before it has been handed to the storer; ack once nothing is in flight.
+        if (!tx && !this.#storing && this.#pending.length === 0) source.ack(ev);
       } else if (ev.type === 'begin') {
         if (tx)
           throw new Error(`change-streamer: begin ${ev.commitWatermark} inside ${tx.watermark}`);
@@ -47,36 +69,84 @@ export class ChangeStreamer {
             `change-streamer: commit ${ev.watermark} does not match begin ${tx?.watermark}`,
           );
         }
-        await this.#storeAndAck(source, tx, ev);
+        if (tx.watermark <= lastSeen) {
+          // Replayed after a restart whose ack had not reached upstream: already stored.
+          this.#logger.debug(
+            `change-streamer: skipping already stored transaction ${tx.watermark}`,
+          );
+          if (!this.#storing && this.#pending.length === 0) source.ack(ev);
+        } else {
+          lastSeen = tx.watermark;
+          this.#pending.push({...tx, commit: ev});
+          this.#kickStorer(source);
+          if (this.#pending.length >= MAX_PENDING) await this.#storing;
+        }
         tx = null;
       }
     }
+    await this.#storing;
+    if (this.#storeError) throw this.#storeError;
   }
 
-  async #storeAndAck(
-    source: ChangeSource,
-    tx: {watermark: LexiVersion; changes: DataChange[]},
-    commit: Extract<SourceEvent, {type: 'commit'}>,
-  ): Promise<void> {
-    if (tx.watermark <= this.#stored.current) {
-      // Replayed after a restart whose ack had not reached upstream: already stored.
-      this.#logger.debug(`change-streamer: skipping already stored transaction ${tx.watermark}`);
-    } else {
-      await this.#log.store(tx.watermark, tx.changes);
-      this.#stored.advance(tx.watermark);
+  #kickStorer(source: ChangeSource): void {
+    if (this.#storing) return;
+    this.#storing = (async () => {
+      try {
+        while (this.#pending.length > 0) {
+          const batch = this.#pending;
+          this.#pending = [];
+          await this.#log.storeMany(batch);
+          for (const t of batch) this.#published(t);
+          source.ack(batch[batch.length - 1]!.commit);
+        }
+      } catch (e) {
+        this.#storeError = e;
+      } finally {
+        this.#storing = null;
+      }
+    })();
+  }
+
+  #published(t: PendingTx): void {
+    this.#stored.advance(t.watermark);
+    for (const sub of this.#live) {
+      if (sub.overflowed) continue;
+      sub.buffer.push({watermark: t.watermark, changes: t.changes});
+      if (sub.buffer.length > MAX_BUFFERED) {
+        sub.overflowed = true;
+        sub.buffer = [];
+      }
     }
-    source.ack(commit);
   }
 
   /** Every stored transaction after `after`, then each new one as it is stored, until `signal` aborts. */
   async *subscribe(after: LexiVersion, signal: AbortSignal): AsyncGenerator<ChangeStreamMessage> {
+    const sub: LiveSubscriber = {buffer: [], overflowed: true};
+    this.#live.add(sub);
     let position = after;
-    while (!signal.aborted) {
-      for await (const msg of this.#log.readAfter(position)) {
-        yield msg;
-        if (msg[0] === 'commit') position = msg[2].watermark;
+    try {
+      while (!signal.aborted) {
+        if (sub.overflowed) {
+          // Catch up from the log; transactions stored meanwhile also land in the buffer.
+          sub.overflowed = false;
+          sub.buffer = [];
+          for await (const msg of this.#log.readAfter(position)) {
+            yield msg;
+            if (msg[0] === 'commit') position = msg[2].watermark;
+          }
+        }
+        while (sub.buffer.length > 0 && !sub.overflowed) {
+          const t = sub.buffer.shift()!;
+          if (t.watermark <= position) continue;
+          yield ['begin', {tag: 'begin'}, {commitWatermark: t.watermark}];
+          for (const change of t.changes) yield ['data', change];
+          yield ['commit', {tag: 'commit'}, {watermark: t.watermark}];
+          position = t.watermark;
+        }
+        if (!sub.overflowed) await this.#stored.waitBeyond(position, signal);
       }
-      await this.#stored.waitBeyond(position, signal);
+    } finally {
+      this.#live.delete(sub);
     }
   }
 }

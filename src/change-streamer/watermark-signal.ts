@@ -25,16 +25,19 @@ export class WatermarkSignal {
   waitBeyond(after: LexiVersion, signal: AbortSignal): Promise<void> {
     if (this.#current > after || signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
-      const waiter = {after, resolve};
-      this.#waiters.push(waiter);
-      signal.addEventListener(
-        'abort',
-        () => {
-          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+      const onAbort = () => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        resolve();
+      };
+      const waiter = {
+        after,
+        resolve: () => {
+          signal.removeEventListener('abort', onAbort);
           resolve();
         },
-        {once: true},
-      );
+      };
+      this.#waiters.push(waiter);
+      signal.addEventListener('abort', onAbort, {once: true});
     });
   }
 }

@@ -92,9 +92,21 @@ export function readStateVersion(db: ReplicaDb): LexiVersion | null {
 }
 
 export function writeStateVersion(db: ReplicaDb, v: LexiVersion): void {
-  db.prepare(
+  cachedStatement(
+    db,
     'INSERT INTO "_zero.replicationState" ("stateVersion","lock") VALUES (?,1) ON CONFLICT("lock") DO UPDATE SET "stateVersion" = excluded."stateVersion"',
   ).run(v);
+}
+
+const statementCache = new WeakMap<ReplicaDb, Map<string, Database.Statement>>();
+
+/** A statement prepared once per connection (for statements run on every commit). */
+export function cachedStatement(db: ReplicaDb, sql: string): Database.Statement {
+  let m = statementCache.get(db);
+  if (!m) statementCache.set(db, (m = new Map()));
+  let stmt = m.get(sql);
+  if (!stmt) m.set(sql, (stmt = db.prepare(sql)));
+  return stmt;
 }
 
 export function hasTable(db: ReplicaDb, name: string): boolean {

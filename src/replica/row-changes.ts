@@ -1,7 +1,7 @@
 import type {Row} from '../protocol/change-stream.js';
 import type {LexiVersion} from '../shared/lexi-version.js';
 import {parseBigIntJSON, stringifyBigIntJSON} from '../shared/bigint-json.js';
-import type {ReplicaDb} from './replica-file.js';
+import {cachedStatement, type ReplicaDb} from './replica-file.js';
 
 /**
  * The replica's append-only per-row change list (`_zero.rowChanges`), from which view-syncers advance
@@ -86,9 +86,13 @@ export function readRowChanges(db: ReplicaDb, after: LexiVersion, upTo: LexiVers
  * older version knows the list no longer covers it (it must rehydrate instead).
  */
 export function purgeRowChangesBefore(db: ReplicaDb, version: LexiVersion): number {
-  const removed = db.prepare('DELETE FROM "_zero.rowChanges" WHERE "stateVersion" < ?').run(version).changes;
+  const removed = cachedStatement(
+    db,
+    'DELETE FROM "_zero.rowChanges" WHERE "stateVersion" < ?',
+  ).run(version).changes;
   if (removed > 0) {
-    db.prepare(
+    cachedStatement(
+      db,
       `INSERT INTO "_zero.rowChangesState" ("purgedBefore", "lock") VALUES (?, 1)
        ON CONFLICT ("lock") DO UPDATE SET "purgedBefore" = max("purgedBefore", excluded."purgedBefore")`,
     ).run(version);
@@ -99,7 +103,6 @@ export function purgeRowChangesBefore(db: ReplicaDb, version: LexiVersion): numb
 /** Versions before this have had their entries purged ('00' when nothing was purged). */
 export function rowChangesPurgedBefore(db: ReplicaDb): LexiVersion {
   const row = db.prepare('SELECT "purgedBefore" FROM "_zero.rowChangesState"').get() as
-    | {purgedBefore: string}
-    | undefined;
+    {purgedBefore: string} | undefined;
   return row?.purgedBefore ?? '00';
 }

@@ -62,7 +62,7 @@ export async function initialSync(
     db.exec('BEGIN');
     createMetaTables(db);
     for (const t of schema.tables) createTable(db, t, replicaVersion);
-    const stats = await copyAll(pool, slot.snapshotName, schema, db, opts.copyWorkers);
+    const stats = await copyAll(opts.upstreamUrl, slot.snapshotName, schema, db, opts.copyWorkers);
     for (const t of schema.tables) createPrimaryKeyIndex(db, t);
     for (const idx of schema.indexes) createIndex(db, idx);
     writeReplicationConfig(db, {replicaVersion, publications: opts.publications, slot: slot.name});
@@ -82,7 +82,7 @@ export async function initialSync(
 }
 
 async function copyAll(
-  pool: postgres.Sql,
+  upstreamUrl: string,
   snapshot: string,
   schema: PublishedSchema,
   db: ReplicaDb,
@@ -92,7 +92,7 @@ async function copyAll(
   const total: CopyStats = {rows: 0, bytes: 0};
   const worker = async () => {
     for (let t = queue.shift(); t; t = queue.shift()) {
-      const s = await copyTable(pool, snapshot, t, db);
+      const s = await copyTable(upstreamUrl, snapshot, t, db);
       total.rows += s.rows;
       total.bytes += s.bytes;
     }

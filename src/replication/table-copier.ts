@@ -1,4 +1,3 @@
-import type postgres from 'postgres';
 import type {LiteValue} from '../protocol/change-stream.js';
 import {ident, liteTableName} from '../replica/names.js';
 import type {ReplicaDb} from '../replica/replica-file.js';
@@ -6,6 +5,7 @@ import {CopyTextParser} from './copy-text-parser.js';
 import {decoderFor} from './pg-text-values.js';
 import type {PublishedTableSpec} from './published-schema.js';
 import {pgIdent} from './shard-names.js';
+import {connectPostgres} from './upstream-connection.js';
 
 /**
  * Copies one upstream table into its (already created) replica table, reading `COPY ... TO STDOUT`
@@ -19,8 +19,14 @@ export interface CopyStats {
   bytes: number;
 }
 
+/**
+ * Each table is copied on a connection of its own that is closed (not reused) afterwards: with
+ * postgres.js 3.4, a COPY stream that applied backpressure can leave its socket paused after
+ * CopyDone, so the next query on that connection (the COMMIT) never completes. A read-only
+ * transaction needs no COMMIT; closing the connection ends it.
+ */
 export async function copyTable(
-  pool: postgres.Sql,
+  upstreamUrl: string,
   snapshotName: string,
   table: PublishedTableSpec,
   db: ReplicaDb,
@@ -30,9 +36,11 @@ export async function copyTable(
   const decoders = cols.map(([, spec]) => decoderFor(spec));
   const insert = batchInserter(db, liteTableName(table), names);
   const stats: CopyStats = {rows: 0, bytes: 0};
-  await pool.begin('ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
-    await tx.unsafe(`SET TRANSACTION SNAPSHOT '${snapshotName}'`);
-    const stream = await tx.unsafe(copyQuery(table, names)).readable();
+  const conn = connectPostgres(upstreamUrl, {max: 1, applicationName: 'zcache-copy'});
+  try {
+    await conn.unsafe('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await conn.unsafe(`SET TRANSACTION SNAPSHOT '${snapshotName}'`);
+    const stream = await conn.unsafe(copyQuery(table, names)).readable();
     const parser = new CopyTextParser();
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       stats.bytes += chunk.length;
@@ -42,7 +50,9 @@ export async function copyTable(
       }
     }
     parser.end();
-  });
+  } finally {
+    await conn.end({timeout: 0});
+  }
   insert.flush();
   return stats;
 }

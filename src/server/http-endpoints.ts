@@ -1,11 +1,18 @@
 import http from 'node:http';
+import type {Socket} from 'node:net';
 
 /**
- * The HTTP side of ZERO_PORT: `/` and `/keepalive` answer `OK` for health checks and load balancers.
- * (The sync WebSocket endpoints, /statz and the keepalive heartbeat monitor arrive with the sync
- * server.)
+ * The HTTP side of ZERO_PORT: `/` and `/keepalive` answer `OK` for health checks and load
+ * balancers; everything else is 404 for now (/statz and /heapz arrive with admin auth). WebSocket
+ * upgrades go to `onUpgrade` (the supervisor's hand-off to sync workers).
+ *
+ * Future work (fact sheet §9.1): in zero-cache, the first `/keepalive` starts a heartbeat monitor;
+ * once started, 20 s without another `/keepalive` makes the process SIGTERM itself (graceful drain).
+ * zcache answers `OK` without the monitor so far.
  */
-export function startHttpServer(port: number): Promise<http.Server> {
+export type UpgradeListener = (req: http.IncomingMessage, socket: Socket, head: Buffer) => void;
+
+export function startHttpServer(port: number, onUpgrade?: UpgradeListener): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && (path === '/' || path === '/keepalive')) {
@@ -14,6 +21,11 @@ export function startHttpServer(port: number): Promise<http.Server> {
     }
     res.writeHead(404, {'Content-Type': 'text/plain'}).end('Not Found');
   });
+  if (onUpgrade) {
+    server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) =>
+      onUpgrade(req, socket, head),
+    );
+  }
   return new Promise((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
       reject(

@@ -73,6 +73,9 @@ export async function createViewSyncerHandler(
     onConnection(ws: WebSocket, request: SyncConnectionRequest) {
       const path = parseConnectPath(request.url.pathname);
       const params = parseConnectParams(request.url.searchParams);
+      log.debug(
+        `sync connection: worker ${ctx.workerIndex} pid ${process.pid} group ${params.clientGroupID} client ${params.clientID}`,
+      );
       if (!isSupportedProtocolVersion(path.version)) {
         ws.send(JSON.stringify(['error', versionNotSupportedError(path.version)]));
         ws.close();

@@ -215,6 +215,32 @@ describe('fan-out of a child change to several parents', () => {
     ]);
   });
 
+  test('a parent after the one being pushed shows a removed child in its place among others', () => {
+    const w = world();
+    w.seed(w.f.insert('comment', {id: 103, issueID: 1, body: 'd'}));
+    const siblings = new Join({
+      parent: w.sources.getSource('comment').connect([['id', 'asc']]),
+      child: w.sources.getSource('comment').connect([['id', 'asc']]),
+      parentKey: ['issueID'],
+      childKey: ['issueID'],
+      relationshipName: 'siblings',
+      hidden: false,
+    });
+    const out = new Recorder(siblings);
+    const seen: Record<string, unknown[]>[] = [];
+    out.onPush = (c) => c.type === 'child' && seen.push(tree(siblings, 'siblings'));
+    w.commit(w.f.delete('comment', {id: 100}));
+    expect(out.log).toEqual([
+      'remove 100',
+      'child 101 siblings: remove 100',
+      'child 103 siblings: remove 100',
+    ]);
+    expect(seen).toEqual([
+      {101: [101, 103], 102: [102], 103: [100, 101, 103]},
+      {101: [101, 103], 102: [102], 103: [101, 103]},
+    ]);
+  });
+
   test('after the fan-out, every parent shows the change', () => {
     const w = world();
     const {join} = issueOwner(w);

@@ -36,7 +36,9 @@ export function filterSql(conditions: SimpleCondition[]): SqlFilter {
     const value = (c.right as {value: unknown}).value;
     if (c.op === 'IN' || c.op === 'NOT IN') {
       const list = (value as unknown[]).map((v) => encodeValue(v as never));
-      sql.push(`${col} ${c.op} (SELECT value FROM json_each(?))`);
+      // SQLite makes `NULL NOT IN ()` true; ZQL never matches a null left side.
+      const test = `${col} ${c.op} (SELECT value FROM json_each(?))`;
+      sql.push(c.op === 'NOT IN' ? `(${col} IS NOT NULL AND ${test})` : test);
       params.push(JSON.stringify(list));
     } else if (value === null && c.op !== 'IS' && c.op !== 'IS NOT') {
       sql.push('0');

@@ -100,6 +100,38 @@ describe('connection filters', () => {
   });
 });
 
+describe('pushed-down filters agree with the JS predicates', () => {
+  /**
+   * SQLite makes `NULL NOT IN (<empty list>)` true; the pushed-down filter must still reject null
+   * values as the JS predicate does (fact sheet §8.6), or fetch and push would disagree.
+   */
+  test('NOT IN an empty list returns no row whose value is null', () => {
+    const w = world();
+    const conn = w.sources.getSource('issue').connect(BY_ID, [
+      {
+        type: 'simple',
+        op: 'NOT IN',
+        left: {type: 'column', name: 'ownerID'},
+        right: {type: 'literal', value: []},
+      },
+    ]);
+    expect(ids(conn.fetch({}))).toEqual([1, 2]);
+  });
+
+  test('NOT IN a non-empty list returns no row whose value is null', () => {
+    const w = world();
+    const conn = w.sources.getSource('issue').connect(BY_ID, [
+      {
+        type: 'simple',
+        op: 'NOT IN',
+        left: {type: 'column', name: 'ownerID'},
+        right: {type: 'literal', value: [8]},
+      },
+    ]);
+    expect(ids(conn.fetch({}))).toEqual([1, 2]);
+  });
+});
+
 describe('a connection sees a change only once it has been pushed to it', () => {
   test('two connections on one table see an update in push order', () => {
     const w = world();
@@ -152,15 +184,16 @@ describe('a connection sees a change only once it has been pushed to it', () => 
     expect(seen[0]).toEqual(['1:t1', '3:t3']);
   });
 
-  test('a constrained fetch sees the old image of a row not yet pushed', () => {
+  test('a constrained fetch sees the old images of rows not yet pushed that match it', () => {
     const w = world();
     const conn = w.sources.getSource('issue').connect(BY_ID);
     const seen = fetchedDuringPushes(new Recorder(conn), conn, {constraint: {ownerID: 7}});
     w.commit(
-      w.f.update('issue', issueRow(3, {title: 'x'})),
-      w.f.update('issue', issueRow(1, {ownerID: 8})),
+      w.f.update('issue', issueRow(1, {ownerID: 7, title: 'x'})),
+      w.f.update('issue', issueRow(2, {ownerID: 8})),
+      w.f.update('issue', issueRow(3, {ownerID: 7})),
     );
-    expect(seen).toEqual([['1:t1', '2:t2'], ['1:t1', '2:t2'], ['2:t2'], ['2:t2']]);
+    expect(seen).toEqual([['2:t2'], ['1:x', '2:t2'], ['1:x'], ['1:x'], ['1:x'], ['1:x', '3:t3']]);
   });
 
   test('a reverse fetch from a start merges old images in reverse order', () => {

@@ -1,0 +1,107 @@
+import {randomBytes} from 'node:crypto';
+import {mkdtempSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import postgres from 'postgres';
+import {startEmbeddedPostgres} from '../src/server/embedded-postgres.js';
+import type {Logger} from '../src/shared/log.js';
+import {freePort} from '../test/support/ports.js';
+
+/**
+ * The Postgres the benchmarks run against: ZERO_UPSTREAM_DB when set, else an embedded cluster in a
+ * temporary folder with durable commits (fsync and synchronous_commit on, as in production) and
+ * room for bulk work. Each benchmark gets a fresh database on it, dropped afterwards.
+ */
+export const BENCH_PG_SETTINGS: Record<string, string | number> = {
+  wal_level: 'logical',
+  synchronous_commit: 'on',
+  fsync: 'on',
+  shared_buffers: '256MB',
+  max_wal_size: '4GB',
+  min_wal_size: '1GB',
+  checkpoint_timeout: '30min',
+  wal_buffers: '16MB',
+  work_mem: '16MB',
+  maintenance_work_mem: '256MB',
+  max_replication_slots: 20,
+  max_wal_senders: 20,
+};
+
+export interface BenchCluster {
+  /** URL of a database with rights to create databases (the `postgres` database when embedded). */
+  readonly adminUrl: string;
+  /** How the cluster was obtained, for the results header. */
+  readonly description: string;
+  stop(): Promise<void>;
+}
+
+export async function startBenchCluster(log: Logger): Promise<BenchCluster> {
+  const external = process.env.ZERO_UPSTREAM_DB;
+  if (external) {
+    return {adminUrl: external, description: 'ZERO_UPSTREAM_DB', stop: async () => {}};
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'zcache-bench-pg-'));
+  try {
+    const pg = await startEmbeddedPostgres({
+      dataDir: dir,
+      port: await freePort(),
+      log,
+      settings: BENCH_PG_SETTINGS,
+    });
+    return {
+      adminUrl: pg.url,
+      description: 'embedded',
+      async stop() {
+        await pg.stop();
+        rmSync(dir, {recursive: true, force: true});
+      },
+    };
+  } catch (e) {
+    rmSync(dir, {recursive: true, force: true});
+    throw e;
+  }
+}
+
+export interface BenchDatabase {
+  readonly url: string;
+  readonly name: string;
+  /** For seeding and checking upstream rows. */
+  readonly sql: postgres.Sql;
+  drop(): Promise<void>;
+}
+
+export async function createBenchDatabase(
+  adminUrl: string,
+  prefix: string,
+): Promise<BenchDatabase> {
+  const name = `${prefix}_${randomBytes(4).toString('hex')}`;
+  await withAdmin(adminUrl, (a) => a.unsafe(`CREATE DATABASE "${name}"`));
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  const url = u.toString();
+  const sql = postgres(url, {onnotice: () => {}, max: 4});
+  return {
+    url,
+    name,
+    sql,
+    async drop() {
+      await sql.end({timeout: 1});
+      await withAdmin(adminUrl, async (a) => {
+        await a`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                WHERE datname = ${name} AND pid <> pg_backend_pid()`;
+        await a`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+                WHERE database = ${name} AND NOT active`;
+        await a.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      });
+    },
+  };
+}
+
+async function withAdmin<T>(adminUrl: string, f: (a: postgres.Sql) => Promise<T>): Promise<T> {
+  const a = postgres(adminUrl, {onnotice: () => {}, max: 1});
+  try {
+    return await f(a);
+  } finally {
+    await a.end();
+  }
+}

@@ -1,0 +1,135 @@
+import type {IncomingMessage} from 'node:http';
+import type {Socket} from 'node:net';
+import {WebSocketServer} from 'ws';
+import type {ZeroConfig} from '../config/index.js';
+import type {LexiVersion} from '../shared/lexi-version.js';
+import type {Logger} from '../shared/log.js';
+import {ChildHandle, childEnvironment, type ChildExit} from './child-process.js';
+import type {ChildToSupervisor, HandoffMessage} from './ipc-messages.js';
+import {LatestValueSender} from './latest-value-sender.js';
+import {
+  closeWithHandoffFailure,
+  handedOffRequest,
+  routeUpgrade,
+  syncWebSocketServerOptions,
+} from './upgrade-handoff.js';
+
+/**
+ * The supervisor's side of the sync workers: forks them, routes each upgrade to its worker (§10.2)
+ * and relays the replica's version to them.
+ *
+ * - Sockets for a worker that is not ready yet wait in its queue, and go out when it reports ready.
+ * - `publishVersion` reaches every worker, coalesced per worker (only the latest version matters);
+ *   a worker that becomes ready later gets the latest one when it starts.
+ * - After `stopAccepting`, upgrades are answered with HTTP 503 and queued sockets are dropped.
+ */
+export interface SyncWorkerPoolEvents {
+  /** Every worker has reported ready. */
+  onAllReady(): void;
+  /** A worker could not start (its message is the one line to print). */
+  onFailed(message: string): void;
+  /** A worker exited (expected or not: the supervisor decides). */
+  onExit(worker: ChildHandle, exit: ChildExit): void;
+}
+
+interface WorkerSlot {
+  readonly handle: ChildHandle;
+  readonly versions: LatestValueSender<LexiVersion>;
+  ready: boolean;
+  queue: {message: HandoffMessage; socket: Socket}[];
+}
+
+export class SyncWorkerPool {
+  readonly #config: ZeroConfig;
+  readonly #log: Logger;
+  readonly #events: SyncWorkerPoolEvents;
+  /** Completes handshakes only to close them with 1002. */
+  readonly #refusals = new WebSocketServer(syncWebSocketServerOptions());
+  readonly #slots: WorkerSlot[] = [];
+  #accepting = true;
+
+  constructor(config: ZeroConfig, log: Logger, events: SyncWorkerPoolEvents) {
+    this.#config = config;
+    this.#log = log;
+    this.#events = events;
+  }
+
+  get workers(): readonly ChildHandle[] {
+    return this.#slots.map((s) => s.handle);
+  }
+
+  /** Forks `numSyncWorkers` workers. */
+  start(): void {
+    const env = childEnvironment(this.#config);
+    for (let i = 0; i < this.#config.numSyncWorkers; i++) {
+      const slot: WorkerSlot = {
+        handle: new ChildHandle(`sync worker ${i}`, 'sync-worker-process', [String(i)], env, (m) =>
+          this.#onMessage(slot, m),
+        ),
+        versions: new LatestValueSender((stateVersion, done) =>
+          slot.handle.send({type: 'version-ready', stateVersion}, undefined, done),
+        ),
+        ready: false,
+        queue: [],
+      };
+      this.#slots.push(slot);
+      void slot.handle.exited.then((exit) => this.#events.onExit(slot.handle, exit));
+    }
+  }
+
+  #onMessage(slot: WorkerSlot, message: ChildToSupervisor): void {
+    if (message.type === 'failed') return this.#events.onFailed(message.message);
+    if (message.type !== 'ready' || slot.ready) return;
+    slot.ready = true;
+    this.#log.debug(`${slot.handle.name} is ready`);
+    for (const {message: handoff, socket} of slot.queue.splice(0)) {
+      this.#sendSocket(slot, handoff, socket);
+    }
+    if (this.#slots.every((s) => s.ready)) this.#events.onAllReady();
+  }
+
+  /** Relays the replica's latest version to every worker. */
+  publishVersion(stateVersion: LexiVersion): void {
+    for (const slot of this.#slots) slot.versions.offer(stateVersion);
+  }
+
+  /** The HTTP server's `upgrade` listener. */
+  readonly handleUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
+    if (!this.#accepting) {
+      socket.on('error', () => {});
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    let index: number;
+    try {
+      index = routeUpgrade(req, this.#config.taskID, this.#slots.length);
+    } catch (e) {
+      closeWithHandoffFailure(this.#refusals, req, socket, head, e, this.#log);
+      return;
+    }
+    const slot = this.#slots[index]!;
+    const message: HandoffMessage = {type: 'handoff', request: handedOffRequest(req, head)};
+    this.#log.debug(`handing ${req.url} to ${slot.handle.name}`);
+    if (slot.ready) this.#sendSocket(slot, message, socket);
+    else slot.queue.push({message, socket});
+  };
+
+  #sendSocket(slot: WorkerSlot, message: HandoffMessage, socket: Socket): void {
+    if (socket.destroyed) return;
+    socket.on('error', () => {});
+    slot.handle.send(message, socket, (error) => {
+      if (error) {
+        this.#log.debug(`hand-off to ${slot.handle.name} failed: ${error.message}`);
+        socket.destroy();
+      }
+    });
+  }
+
+  /** From now on, upgrades get 503; sockets still queued for a worker are closed. */
+  stopAccepting(): void {
+    this.#accepting = false;
+    for (const slot of this.#slots) {
+      for (const {socket} of slot.queue.splice(0)) socket.destroy();
+    }
+  }
+}
