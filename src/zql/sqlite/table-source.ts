@@ -11,6 +11,7 @@ import {
 } from '../ivm/operator.js';
 import {simplePredicate, type RowPredicate} from '../ivm/predicate.js';
 import {filterSql} from './filter-sql.js';
+import {startBoundSql} from './start-bound-sql.js';
 import {
   decodeRow,
   encodeValue,
@@ -168,6 +169,11 @@ class SourceConnection implements Input {
     if (this.#filter.sql) {
       where.push(this.#filter.sql);
       params.push(...this.#filter.params);
+    }
+    if (req.start) {
+      const bound = startBoundSql(this.#schema.sort, req.start, req.reverse ?? false);
+      where.push(bound.sql);
+      params.push(...bound.params);
     }
     const sql = this.#source.selectSql(where, this.#schema.sort, req.reverse ?? false);
     const rows = this.#source.overlay.apply(this.#source.query(sql, params), this.index, {
