@@ -13,6 +13,8 @@ import {buildPipeline, QueryRows, ReplicaSources, type RowPatch} from '../zql/in
 export interface QueryPatches {
   queryHash: string;
   patches: RowPatch[];
+  /** True when the query was (re)hydrated: its patches are its whole result, not a diff. */
+  hydrated: boolean;
 }
 
 export interface StepResult {
@@ -83,7 +85,7 @@ export class PipelineDriver {
           } else {
             for (const [hash, p] of this.#pipelines) {
               const patches = p.rows.takeChanges();
-              if (patches.length) result.queries.push({queryHash: hash, patches});
+              if (patches.length) result.queries.push({queryHash: hash, patches, hydrated: false});
             }
           }
         }
@@ -92,7 +94,7 @@ export class PipelineDriver {
           const rows = new QueryRows(buildPipeline(ast, this.#sources));
           yield* rows.hydrate();
           this.#pipelines.set(hash, {ast, rows});
-          result.queries.push({queryHash: hash, patches: rows.takeChanges()});
+          result.queries.push({queryHash: hash, patches: rows.takeChanges(), hydrated: true});
         }
         this.#pending.clear();
         this.#version = result.version;

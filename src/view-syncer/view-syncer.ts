@@ -265,6 +265,13 @@ export class ViewSyncer {
       this.#rows.release(q.queryHash);
     }
     const permissions = readPermissions(this.#db, this.#o.appID);
+    const permissionsKey = JSON.stringify(permissions);
+    if (permissionsKey !== this.#permissionsKey) {
+      // Deployed permissions changed: rebuild every permission-filtered pipeline (§5.4).
+      for (const q of this.#queries.queries.values())
+        if (q.kind === 'client') this.#driver.removeQuery(q.queryHash);
+      this.#permissionsKey = permissionsKey;
+    }
     const inDriver = new Set(this.#driver.queries());
     for (const q of this.#queries.liveQueries(ttl)) {
       if (inDriver.has(q.queryHash) || !q.ast) continue;
@@ -274,7 +281,10 @@ export class ViewSyncer {
     }
     const outcome = await this.#runSliced(
       this.#driver.step((result, sources) => {
-        if (result.reset) for (const {queryHash} of result.queries) this.#rows.release(queryHash);
+        // A (re)hydrated query's patches are its whole result: drop the references the CVR holds
+        // for it (e.g. from before a restart) so rows it no longer has are deleted.
+        for (const {queryHash, hydrated} of result.queries)
+          if (hydrated) this.#rows.release(queryHash);
         const fresh = new Set<string>();
         for (const {queryHash, patches} of result.queries) {
           this.#rows.apply(queryHash, patches, tentative);
@@ -327,6 +337,8 @@ export class ViewSyncer {
     this.#scheduleExpiry();
   }
 
+  /** The permissions the client pipelines were built with. */
+  #permissionsKey: string | undefined;
   /** Whether the CVR exists in the store (a new group's first flush creates it). */
   #stored = false;
 
@@ -364,7 +376,14 @@ export class ViewSyncer {
         writeCatchup(poke, client.cookie, this.#queries, this.#rows, readRow);
       }
       poke.end();
+      const rowCount = buffered.reduce(
+        (n, m) => n + (m[0] === 'pokePart' ? (m[1].rowsPatch?.length ?? 0) : 0),
+        0,
+      );
       sends.push(() => {
+        this.#o.log.debug(
+          `poke ${client.clientID}: ${client.cookie} → ${cookie}, ${rowCount} rows`,
+        );
         for (const m of buffered) client.send(m);
         client.cookie = cookie;
       });

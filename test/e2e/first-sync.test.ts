@@ -1,5 +1,4 @@
 import {afterAll, beforeAll, expect, test} from 'vitest';
-import WebSocket from 'ws';
 import {
   ANYONE_CAN,
   createSchema,
@@ -10,10 +9,11 @@ import {
   Zero,
 } from '@rocicorp/zero';
 import {eventually} from '../support/eventually.js';
+import {installWebSocketGlobal} from '../support/ws-global.js';
 import {startInProcessSync, type InProcessSync} from '../support/in-process-sync.js';
 import {startHarness, type ReplicationHarness} from '../replication/harness.js';
 
-(globalThis as {WebSocket?: unknown}).WebSocket ??= WebSocket;
+installWebSocketGlobal();
 
 const issue = table('issue').columns({id: string(), title: string(), n: number()}).primaryKey('id');
 const schema = createSchema({tables: [issue], enableLegacyQueries: true});

@@ -13,10 +13,11 @@ import {
 } from '@rocicorp/zero';
 import {encodeSecProtocols} from '../../src/protocol/sync-connect.js';
 import {eventually} from '../support/eventually.js';
+import {installWebSocketGlobal} from '../support/ws-global.js';
 import {createTestDatabase, type TestDatabase} from '../support/pg.js';
 import {createZcacheNode, type ZcacheNode} from '../support/zcache-process.js';
 
-(globalThis as {WebSocket?: unknown}).WebSocket ??= WebSocket;
+installWebSocketGlobal();
 
 /**
  * zcache started as a user starts it (supervisor, replication child, sync workers), driven by the

@@ -47,7 +47,12 @@ function later(col: string, v: string | number | null, up: boolean, params: unkn
 }
 
 /** `col` at or later than v in the scan direction (a superset, for index seeks). */
-function notEarlier(col: string, v: string | number | null, up: boolean, params: unknown[]): string {
+function notEarlier(
+  col: string,
+  v: string | number | null,
+  up: boolean,
+  params: unknown[],
+): string {
   const c = ident(col);
   if (v === null) return up ? '1' : `${c} IS NULL`;
   params.push(v);
