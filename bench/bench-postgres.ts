@@ -1,8 +1,7 @@
-import {randomBytes} from 'node:crypto';
+import {createScratchDatabase, type ScratchDatabase} from '../test/support/scratch-database.js';
 import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
-import postgres from 'postgres';
 import {startEmbeddedPostgres} from '../src/server/embedded-postgres.js';
 import type {Logger} from '../src/shared/log.js';
 import {freePort} from '../test/support/ports.js';
@@ -62,46 +61,8 @@ export async function startBenchCluster(log: Logger): Promise<BenchCluster> {
   }
 }
 
-export interface BenchDatabase {
-  readonly url: string;
-  readonly name: string;
-  /** For seeding and checking upstream rows. */
-  readonly sql: postgres.Sql;
-  drop(): Promise<void>;
-}
+export type BenchDatabase = ScratchDatabase;
 
-export async function createBenchDatabase(
-  adminUrl: string,
-  prefix: string,
-): Promise<BenchDatabase> {
-  const name = `${prefix}_${randomBytes(4).toString('hex')}`;
-  await withAdmin(adminUrl, (a) => a.unsafe(`CREATE DATABASE "${name}"`));
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  const url = u.toString();
-  const sql = postgres(url, {onnotice: () => {}, max: 4});
-  return {
-    url,
-    name,
-    sql,
-    async drop() {
-      await sql.end({timeout: 1});
-      await withAdmin(adminUrl, async (a) => {
-        await a`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                WHERE datname = ${name} AND pid <> pg_backend_pid()`;
-        await a`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-                WHERE database = ${name} AND NOT active`;
-        await a.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      });
-    },
-  };
-}
-
-async function withAdmin<T>(adminUrl: string, f: (a: postgres.Sql) => Promise<T>): Promise<T> {
-  const a = postgres(adminUrl, {onnotice: () => {}, max: 1});
-  try {
-    return await f(a);
-  } finally {
-    await a.end();
-  }
+export function createBenchDatabase(adminUrl: string, prefix: string): Promise<BenchDatabase> {
+  return createScratchDatabase(adminUrl, prefix);
 }

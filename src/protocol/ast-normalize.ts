@@ -8,6 +8,7 @@
  * - {@link completeOrdering}: appends missing primary-key columns to every `orderBy` (§8.6), which
  *   gives every (sub)query a total order.
  */
+import {mapASTNodes} from './ast-walk.js';
 import type {
   AST,
   Condition,
@@ -118,42 +119,13 @@ export function completeOrdering(
   ast: AST,
   primaryKeyOf: (table: string) => readonly string[],
 ): AST {
-  const primaryKey = primaryKeyOf(ast.table) as readonly string[] | undefined;
-  if (primaryKey === undefined) {
-    throw new Error(`completeOrdering: no primary key known for table "${ast.table}"`);
-  }
-  return {
-    ...ast,
-    ...(ast.related && {
-      related: ast.related.map((r) => ({
-        ...r,
-        subquery: completeOrdering(r.subquery, primaryKeyOf),
-      })),
-    }),
-    ...(ast.where && {where: completeOrderingInCondition(ast.where, primaryKeyOf)}),
-    orderBy: withPrimaryKey(ast.orderBy ?? [], primaryKey),
-  };
-}
-
-function completeOrderingInCondition(
-  cond: Condition,
-  primaryKeyOf: (table: string) => readonly string[],
-): Condition {
-  switch (cond.type) {
-    case 'simple':
-      return cond;
-    case 'correlatedSubquery':
-      return {
-        ...cond,
-        related: {...cond.related, subquery: completeOrdering(cond.related.subquery, primaryKeyOf)},
-      };
-    case 'and':
-    case 'or':
-      return {
-        ...cond,
-        conditions: cond.conditions.map((c) => completeOrderingInCondition(c, primaryKeyOf)),
-      };
-  }
+  return mapASTNodes(ast, (node) => {
+    const primaryKey = primaryKeyOf(node.table) as readonly string[] | undefined;
+    if (primaryKey === undefined) {
+      throw new Error(`completeOrdering: no primary key known for table "${node.table}"`);
+    }
+    return {...node, orderBy: withPrimaryKey(node.orderBy ?? [], primaryKey)};
+  });
 }
 
 function withPrimaryKey(orderBy: Ordering, primaryKey: readonly string[]): Ordering {
