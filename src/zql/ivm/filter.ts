@@ -1,13 +1,7 @@
+import {UnaryOperator} from './unary-operator.js';
 import type {Condition} from '../../protocol/ast.js';
 import type {Node} from './data.js';
-import {
-  assertInvariant,
-  NO_OUTPUT,
-  type Change,
-  type FetchRequest,
-  type Input,
-  type Output,
-} from './operator.js';
+import {assertInvariant, type Change, type FetchRequest, type Input} from './operator.js';
 import {simplePredicate, type RowPredicate} from './predicate.js';
 import {withRelationshipBefore} from './relationship-before.js';
 
@@ -26,45 +20,30 @@ type Compiled =
   | {kind: 'exists'; relationship: string; negate: boolean}
   | {kind: 'const'; value: boolean};
 
-export class Filter implements Input, Output {
-  readonly #input: Input;
+export class Filter extends UnaryOperator {
   readonly #condition: Compiled;
   readonly #relationships = new Set<string>();
-  #output: Output = NO_OUTPUT;
 
   constructor(input: Input, where: Condition, relationshipOf: (c: Condition) => string) {
-    this.#input = input;
+    super(input);
     this.#condition = this.#compile(where, relationshipOf);
-    input.setOutput(this);
-  }
-
-  getSchema() {
-    return this.#input.getSchema();
-  }
-
-  setOutput(output: Output): void {
-    this.#output = output;
-  }
-
-  destroy(): void {
-    this.#input.destroy();
   }
 
   *fetch(req: FetchRequest): Iterable<Node> {
-    for (const node of this.#input.fetch(req)) if (this.#passes(node)) yield node;
+    for (const node of this.input.fetch(req)) if (this.#passes(node)) yield node;
   }
 
   push(change: Change): void {
     if (change.type !== 'child' || !this.#relationships.has(change.child.relationshipName)) {
-      if (this.#passes(change.node)) this.#output.push(change, this);
+      if (this.#passes(change.node)) this.output.push(change, this);
       return;
     }
     const {relationshipName, change: inner} = change.child;
     const after = this.#passes(change.node);
     const before =
       inner.type === 'child' ? after : this.#passes(change.node, relationshipName, inner.type);
-    if (before && after) this.#output.push(change, this);
-    else if (after) this.#output.push({type: 'add', node: change.node}, this);
+    if (before && after) this.output.push(change, this);
+    else if (after) this.output.push({type: 'add', node: change.node}, this);
     else if (before) {
       const node = withRelationshipBefore(
         change.node,
@@ -72,7 +51,7 @@ export class Filter implements Input, Output {
         inner,
         this.getSchema().relationships[relationshipName]!,
       );
-      this.#output.push({type: 'remove', node}, this);
+      this.output.push({type: 'remove', node}, this);
     }
   }
 

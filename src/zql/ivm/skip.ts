@@ -1,29 +1,15 @@
+import {UnaryOperator} from './unary-operator.js';
 import type {Bound} from '../../protocol/ast.js';
 import type {Node, Row} from './data.js';
-import {NO_OUTPUT, type Change, type FetchRequest, type Input, type Output} from './operator.js';
+import {type Change, type FetchRequest, type Input} from './operator.js';
 
 /** Skip (`start`): only rows after the bound row (or at/after it when not exclusive). */
-export class Skip implements Input, Output {
-  readonly #input: Input;
+export class Skip extends UnaryOperator {
   readonly #bound: {row: Row; exclusive: boolean};
-  #output: Output = NO_OUTPUT;
 
   constructor(input: Input, bound: Bound) {
-    this.#input = input;
+    super(input);
     this.#bound = {row: bound.row as Row, exclusive: bound.exclusive};
-    input.setOutput(this);
-  }
-
-  getSchema() {
-    return this.#input.getSchema();
-  }
-
-  setOutput(output: Output): void {
-    this.#output = output;
-  }
-
-  destroy(): void {
-    this.#input.destroy();
   }
 
   #inRange(row: Node['row']): boolean {
@@ -33,7 +19,7 @@ export class Skip implements Input, Output {
 
   *fetch(req: FetchRequest): Iterable<Node> {
     if (req.reverse) {
-      for (const node of this.#input.fetch(req)) {
+      for (const node of this.input.fetch(req)) {
         if (!this.#inRange(node.row)) return;
         yield node;
       }
@@ -51,10 +37,10 @@ export class Skip implements Input, Output {
             basis: this.#bound.exclusive ? ('after' as const) : ('at' as const),
           }
         : req.start;
-    yield* this.#input.fetch({...req, start});
+    yield* this.input.fetch({...req, start});
   }
 
   push(change: Change): void {
-    if (this.#inRange(change.node.row)) this.#output.push(change, this);
+    if (this.#inRange(change.node.row)) this.output.push(change, this);
   }
 }

@@ -1,12 +1,6 @@
+import {UnaryOperator} from './unary-operator.js';
 import {rowKeyString, type Node, type Row, type Value} from './data.js';
-import {
-  assertInvariant,
-  NO_OUTPUT,
-  type Change,
-  type FetchRequest,
-  type Input,
-  type Output,
-} from './operator.js';
+import {assertInvariant, type Change, type FetchRequest, type Input} from './operator.js';
 
 /**
  * Take (`limit`): the first `limit` rows in order — per partition (the rows sharing the values of
@@ -22,31 +16,16 @@ interface PartitionState {
   bound: Row | undefined;
 }
 
-export class Take implements Input, Output {
-  readonly #input: Input;
+export class Take extends UnaryOperator {
   readonly #limit: number;
   readonly #partitionKey: readonly string[];
   readonly #state = new Map<string, PartitionState>();
-  #output: Output = NO_OUTPUT;
 
   constructor(input: Input, limit: number, partitionKey: readonly string[] = []) {
+    super(input);
     assertInvariant(Number.isInteger(limit) && limit >= 0, `take: limit ${limit}`);
-    this.#input = input;
     this.#limit = limit;
     this.#partitionKey = partitionKey;
-    input.setOutput(this);
-  }
-
-  getSchema() {
-    return this.#input.getSchema();
-  }
-
-  setOutput(output: Output): void {
-    this.#output = output;
-  }
-
-  destroy(): void {
-    this.#input.destroy();
   }
 
   *fetch(req: FetchRequest): Iterable<Node> {
@@ -56,7 +35,7 @@ export class Take implements Input, Output {
       (k) => req.constraint && k in req.constraint,
     );
     if (constrainsPartition) this.#ensureState(req.constraint ?? {});
-    for (const node of this.#input.fetch(req)) {
+    for (const node of this.input.fetch(req)) {
       const state = this.#state.get(this.#partitionOf(node.row));
       if (!state?.bound || cmp(node.row, state.bound) > 0) {
         // Past the bound: nothing further forward can be in range (partition-constrained fetch).
@@ -75,7 +54,7 @@ export class Take implements Input, Output {
     if (change.type === 'add') this.#pushAdd(change.node, state);
     else if (change.type === 'remove') this.#pushRemove(change.node, state);
     else if (state.bound && this.getSchema().compareRows(change.node.row, state.bound) <= 0) {
-      this.#output.push(change, this);
+      this.output.push(change, this);
     }
   }
 
@@ -84,36 +63,36 @@ export class Take implements Input, Output {
     if (state.size < this.#limit) {
       state.size++;
       if (!state.bound || cmp(node.row, state.bound) > 0) state.bound = node.row;
-      this.#output.push({type: 'add', node}, this);
+      this.output.push({type: 'add', node}, this);
       return;
     }
     const oldBound = state.bound!;
     if (cmp(node.row, oldBound) > 0) return;
     // Tell downstream about the new row first (bound unchanged: fetch shows limit + 1 rows), then
     // drop the old bound.
-    this.#output.push({type: 'add', node}, this);
+    this.output.push({type: 'add', node}, this);
     const constraint = this.#partitionConstraint(node.row);
-    const evicted = first(this.#input.fetch({constraint, start: {row: oldBound, basis: 'at'}}));
+    const evicted = first(this.input.fetch({constraint, start: {row: oldBound, basis: 'at'}}));
     const newBound = first(
-      this.#input.fetch({constraint, start: {row: oldBound, basis: 'after'}, reverse: true}),
+      this.input.fetch({constraint, start: {row: oldBound, basis: 'after'}, reverse: true}),
     );
     assertInvariant(evicted && newBound, 'take: a full partition lost its bound rows');
     state.bound = newBound.row;
-    this.#output.push({type: 'remove', node: evicted}, this);
+    this.output.push({type: 'remove', node: evicted}, this);
   }
 
   #pushRemove(node: Node, state: PartitionState): void {
     const cmp = this.getSchema().compareRows;
     if (!state.bound || cmp(node.row, state.bound) > 0) return;
     const oldBound = state.bound;
-    this.#output.push({type: 'remove', node}, this);
+    this.output.push({type: 'remove', node}, this);
     const constraint = this.#partitionConstraint(node.row);
     const replacement = first(
-      this.#input.fetch({constraint, start: {row: oldBound, basis: 'after'}}),
+      this.input.fetch({constraint, start: {row: oldBound, basis: 'after'}}),
     );
     if (replacement) {
       state.bound = replacement.row;
-      this.#output.push({type: 'add', node: replacement}, this);
+      this.output.push({type: 'add', node: replacement}, this);
       return;
     }
     state.size--;
@@ -121,7 +100,7 @@ export class Take implements Input, Output {
     state.bound =
       state.size === 0
         ? undefined
-        : first(this.#input.fetch({constraint, start: {row: oldBound, basis: 'at'}, reverse: true}))
+        : first(this.input.fetch({constraint, start: {row: oldBound, basis: 'at'}, reverse: true}))
             ?.row;
   }
 
@@ -133,7 +112,7 @@ export class Take implements Input, Output {
       : undefined;
     let size = 0;
     let bound: Row | undefined;
-    for (const node of this.#input.fetch({constraint: partition})) {
+    for (const node of this.input.fetch({constraint: partition})) {
       bound = node.row;
       if (++size === this.#limit) break;
     }
