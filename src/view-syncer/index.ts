@@ -1,5 +1,9 @@
 /**
- * view-syncer/: client groups. Connection handling, the CVR store, the pipeline driver, the poke
- * builder, TTL and ownership (Rehome). (Not built yet: see the sync-server issue.)
+ * view-syncer/: client groups. Per group: the client view record (CVR) and its store in
+ * ZERO_CVR_DB, the query set with TTLs, the ref-counted row set, the pipeline driver over the
+ * replica, the poke builder, catch-up, and each client's socket protocol.
  */
-export {};
+export {ClientConnection} from './client-connection.js';
+export {ensureCVRSchema} from './cvr-schema.js';
+export {CVRStore, purgeInactive} from './cvr-store.js';
+export {ViewSyncer, type ClientHandle} from './view-syncer.js';
