@@ -217,8 +217,10 @@ describe('CVRStore.flush', () => {
     await blocker.unsafe('BEGIN');
     await blocker.unsafe(`INSERT INTO "zero_0/cvr"."rowsVersion" VALUES ($1, '00')`, [id]);
     const flushA = flushBy('task-a');
+    flushA.catch(() => {}); // observed below; keeps an early rejection from counting as unhandled
     await eventually(() => blocked(1));
     const flushB = flushBy('task-b');
+    flushB.catch(() => {});
     await eventually(() => blocked(2));
     await blocker.unsafe('ROLLBACK');
     blocker.release();
