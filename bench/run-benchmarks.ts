@@ -8,6 +8,7 @@ import {benchInitialSync} from './initial-sync.js';
 import {markdownTable} from './markdown-table.js';
 import {benchReplication} from './replication-throughput.js';
 import {benchZqlHydration} from './zql-hydration.js';
+import {benchEndToEnd} from './e2e-sync.js';
 
 /**
  * The benchmark runner behind `npm run bench` (see run.ts for the environment variables): starts an
@@ -18,6 +19,7 @@ const BENCHMARKS: Record<string, (ctx: BenchContext) => Promise<void>> = {
   'initial-sync': benchInitialSync,
   replication: benchReplication,
   zql: benchZqlHydration,
+  e2e: benchEndToEnd,
 };
 
 export async function runBenchmarks(): Promise<number> {

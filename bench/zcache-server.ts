@@ -1,0 +1,64 @@
+import {spawn} from 'node:child_process';
+import {mkdtempSync, rmSync} from 'node:fs';
+import {createRequire} from 'node:module';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import {fileURLToPath, pathToFileURL} from 'node:url';
+import {freePort} from '../test/support/ports.js';
+
+/** zcache started as a user starts it (supervisor and children), for end-to-end benchmarks. */
+export interface ZcacheServer {
+  url: string;
+  /** Milliseconds from spawn to the "zcache ready" line. */
+  readyMs: number;
+  stop(): Promise<void>;
+}
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+export async function startZcacheServer(
+  upstreamUrl: string,
+  env: Record<string, string> = {},
+): Promise<ZcacheServer> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'zcache-bench-server-'));
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawn(
+    process.execPath,
+    ['--import', TSX, path.join(ROOT, 'src/bin/zero-cache.ts')],
+    {
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH,
+        NODE_ENV: 'development',
+        ZERO_UPSTREAM_DB: upstreamUrl,
+        ZERO_REPLICA_FILE: path.join(dir, 'zero.db'),
+        ZERO_PORT: String(port),
+        ZERO_LOG_LEVEL: 'info',
+        ...env,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let log = '';
+  const readyMs = await new Promise<number>((resolve, reject) => {
+    child.stderr!.on('data', (d: Buffer) => {
+      log += d.toString();
+      if (/zcache ready/.test(log)) resolve(performance.now() - started);
+    });
+    child.on('exit', (code) =>
+      reject(new Error(`zcache exited (${code}) before ready:\n${log.slice(-2000)}`)),
+    );
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    readyMs,
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dir, {recursive: true, force: true});
+    },
+  };
+}
