@@ -8,6 +8,7 @@ import {
 } from '../protocol/sync-connect.js';
 import {connectPostgres} from '../replication/upstream-connection.js';
 import {shardSchema} from '../replication/shard-names.js';
+import {QueryTransformer} from '../custom/query-transformer.js';
 import {ClientConnection} from '../view-syncer/client-connection.js';
 import {ensureCVRSchema} from '../view-syncer/cvr-schema.js';
 import {CVRStore} from '../view-syncer/cvr-store.js';
@@ -34,6 +35,17 @@ export async function createViewSyncerHandler(
     max: Math.max(2, config.cvr.maxConnsPerWorker ?? 5),
   });
   await ensureCVRSchema(cvrDb, shard);
+  const queryURL = config.query.url?.[0];
+  const transformer = queryURL
+    ? new QueryTransformer({
+        url: queryURL,
+        apiKey: config.query.apiKey,
+        forwardCookies: config.query.forwardCookies,
+        appID: config.app.id,
+        shardSchema: shardSchema(shard),
+        timeoutMs: 30_000,
+      })
+    : undefined;
   const groups = new Map<string, ViewSyncer>();
   const idleTimers = new Map<string, NodeJS.Timeout>();
 
@@ -49,6 +61,7 @@ export async function createViewSyncerHandler(
         shardSchema: shardSchema(shard),
         log,
         yieldThresholdMs: config.yieldThresholdMs,
+        transformer,
       });
       groups.set(clientGroupID, vs);
     }
@@ -85,7 +98,8 @@ export async function createViewSyncerHandler(
       const syncer = syncerFor(params.clientGroupID);
       const conn = new ClientConnection(ws, params, syncer, log);
       ws.on('close', () => releaseIfIdle(params.clientGroupID));
-      conn.start(header.initConnectionMessage);
+      const cookie = request.headers.cookie;
+      conn.start(header.initConnectionMessage, {token: header.authToken, cookie});
     },
     onVersionReady() {
       for (const vs of groups.values()) vs.versionReady();

@@ -7,6 +7,7 @@ import {
   parseUpstreamText,
   type UpstreamMessage,
 } from '../protocol/sync-up.js';
+import type {ApiServerAuth} from '../custom/api-server-call.js';
 import type {Logger} from '../shared/log.js';
 import type {ClientHandle, ViewSyncer} from './view-syncer.js';
 
@@ -30,6 +31,7 @@ export class ClientConnection implements ClientHandle {
   #lastSent = Date.now();
   readonly #idleTimer: NodeJS.Timeout;
   readonly #connectTime = Date.now();
+  #auth: ApiServerAuth = {};
 
   constructor(ws: WebSocket, params: ConnectParams, syncer: ViewSyncer, log: Logger) {
     this.#ws = ws;
@@ -50,7 +52,8 @@ export class ClientConnection implements ClientHandle {
   }
 
   /** Sends `connected`, then handles the initConnection the header carried, if any. */
-  start(initFromHeader: unknown): void {
+  start(initFromHeader: unknown, auth: ApiServerAuth = {}): void {
+    this.#auth = auth;
     this.send(['connected', {wsid: this.#params.wsid, timestamp: Date.now()}]);
     if (initFromHeader !== undefined) this.#enqueue(() => parseUpstreamMessage(initFromHeader));
   }
@@ -86,7 +89,7 @@ export class ClientConnection implements ClientHandle {
       case 'initConnection':
         if (this.#initialized) throw ProtocolError.of('Internal', 'Outbound stream already set');
         this.#initialized = true;
-        return this.#syncer.addClient(this, msg[1], this.#connectTime);
+        return this.#syncer.addClient(this, msg[1], this.#connectTime, this.#auth);
       case 'changeDesiredQueries':
         if (!this.#initialized) return; // dropped before initConnection (§1.4)
         return this.#syncer.changeDesiredQueries(this, msg[1].desiredQueriesPatch);

@@ -4,6 +4,8 @@ import {ProtocolError} from '../protocol/sync-errors.js';
 import type {ClientSchema, InitConnectionBody, UpQueryOp} from '../protocol/sync-up-queries.js';
 import {openReplica, type ReplicaDb} from '../replica/replica-file.js';
 import type {Logger} from '../shared/log.js';
+import type {ApiServerAuth} from '../custom/api-server-call.js';
+import type {CustomQuery, QueryTransformer} from '../custom/query-transformer.js';
 import {writeCatchup} from './catchup.js';
 import {clientSchemaProblems} from './client-schema-check.js';
 import {
@@ -57,6 +59,8 @@ export interface ViewSyncerOptions {
   yieldThresholdMs: number;
   /** Payload of the group's auth token, for permission rules (§2.13). */
   authData?: unknown;
+  /** Transforms custom queries through ZERO_QUERY_URL; absent when none is configured. */
+  transformer?: QueryTransformer | undefined;
   now?: () => number;
 }
 
@@ -85,8 +89,14 @@ export class ViewSyncer {
   }
 
   /** Registers a client (initConnection) and syncs it. */
-  addClient(client: ClientHandle, body: InitConnectionBody, connectTime: number): Promise<void> {
+  addClient(
+    client: ClientHandle,
+    body: InitConnectionBody,
+    connectTime: number,
+    auth: ApiServerAuth = {},
+  ): Promise<void> {
     this.#lastConnect = Math.max(this.#lastConnect, connectTime);
+    if (auth.token || !this.#auth.token) this.#auth = auth;
     return this.#enqueue(async () => {
       await this.#ensureLoaded();
       this.#checkCookie(client.cookie);
@@ -273,12 +283,17 @@ export class ViewSyncer {
       this.#permissionsKey = permissionsKey;
     }
     const inDriver = new Set(this.#driver.queries());
+    const custom: CustomQuery[] = [];
     for (const q of this.#queries.liveQueries(ttl)) {
-      if (inDriver.has(q.queryHash) || !q.ast) continue;
-      const ast: AST =
-        q.kind === 'client' ? applyReadPermissions(q.ast, permissions, this.#o.authData) : q.ast;
-      this.#driver.addQuery(q.queryHash, ast);
+      if (inDriver.has(q.queryHash)) continue;
+      if (q.kind === 'custom') custom.push({id: q.queryHash, name: q.name!, args: q.args ?? []});
+      else if (q.ast) {
+        const ast: AST =
+          q.kind === 'client' ? applyReadPermissions(q.ast, permissions, this.#o.authData) : q.ast;
+        this.#driver.addQuery(q.queryHash, ast);
+      }
     }
+    if (custom.length) gotChanges.push(...(await this.#addCustomQueries(custom, tentative)));
     const outcome = await this.#runSliced(
       this.#driver.step((result, sources) => {
         // A (re)hydrated query's patches are its whole result: drop the references the CVR holds
@@ -337,6 +352,8 @@ export class ViewSyncer {
     this.#scheduleExpiry();
   }
 
+  /** The group's token and cookies, forwarded to the API server (the latest connection's). */
+  #auth: ApiServerAuth = {};
   /** The permissions the client pipelines were built with. */
   #permissionsKey: string | undefined;
   /** Whether the CVR exists in the store (a new group's first flush creates it). */
@@ -389,6 +406,32 @@ export class ViewSyncer {
       });
     }
     return sends;
+  }
+
+  /** Transforms custom queries and adds their pipelines; failed ones are dropped (got del). */
+  async #addCustomQueries(
+    custom: CustomQuery[],
+    version: CVRVersion,
+  ): Promise<{op: 'del'; hash: string}[]> {
+    const transformer = this.#o.transformer;
+    const {asts, errors} = transformer
+      ? await transformer.transform(custom, this.#auth)
+      : {
+          asts: new Map<string, AST>(),
+          errors: custom.map((q) => ({
+            error: 'app' as const,
+            id: q.id,
+            name: q.name,
+            message: 'No ZERO_QUERY_URL is configured: custom queries cannot run.',
+          })),
+        };
+    for (const [hash, ast] of asts) this.#driver.addQuery(hash, ast);
+    if (errors.length === 0) return [];
+    for (const c of this.#clients.values()) c.send(['transformError', errors]);
+    const dels: {op: 'del'; hash: string}[] = [];
+    for (const e of errors)
+      if (this.#queries.tombstone(e.id, version)) dels.push({op: 'del', hash: e.id});
+    return dels;
   }
 
   #schemaVersions(): SchemaVersions | undefined {
