@@ -18,6 +18,8 @@ export interface ApiServerTarget {
 export interface ApiServerAuth {
   token?: string | undefined;
   cookie?: string | undefined;
+  /** The verified token's payload, when tokens are verified (for permission rules, not sent). */
+  authData?: unknown;
 }
 
 export type ApiServerResult =

@@ -12,6 +12,7 @@ import {QueryTransformer} from '../custom/query-transformer.js';
 import {ClientConnection} from '../view-syncer/client-connection.js';
 import {ensureCVRSchema} from '../view-syncer/cvr-schema.js';
 import {CVRStore} from '../view-syncer/cvr-store.js';
+import {tokenVerifierFrom} from '../view-syncer/token-verifier.js';
 import {ViewSyncer} from '../view-syncer/view-syncer.js';
 import type {
   SyncConnectionHandler,
@@ -46,6 +47,7 @@ export async function createViewSyncerHandler(
         timeoutMs: 30_000,
       })
     : undefined;
+  const verifier = await tokenVerifierFrom(config.auth);
   const groups = new Map<string, ViewSyncer>();
   const idleTimers = new Map<string, NodeJS.Timeout>();
 
@@ -95,11 +97,31 @@ export async function createViewSyncerHandler(
         return;
       }
       const header = decodeSecProtocols(request.protocolHeader);
-      const syncer = syncerFor(params.clientGroupID);
-      const conn = new ClientConnection(ws, params, syncer, log);
-      ws.on('close', () => releaseIfIdle(params.clientGroupID));
-      const cookie = request.headers.cookie;
-      conn.start(header.initConnectionMessage, {token: header.authToken, cookie});
+      const accept = (authData: unknown) => {
+        const syncer = syncerFor(params.clientGroupID);
+        const conn = new ClientConnection(ws, params, syncer, log);
+        ws.on('close', () => releaseIfIdle(params.clientGroupID));
+        conn.start(header.initConnectionMessage, {
+          token: header.authToken,
+          cookie: request.headers.cookie,
+          authData,
+        });
+      };
+      if (!verifier) return accept(undefined);
+      verifier.verify(header.authToken, params.userID).then(accept, (e: Error) => {
+        log.info(`rejecting client ${params.clientID}: ${e.message}`);
+        ws.send(
+          JSON.stringify([
+            'error',
+            {
+              kind: 'AuthInvalidated',
+              message: `Failed to decode auth token: ${e.message}`,
+              origin: 'zeroCache',
+            },
+          ]),
+        );
+        ws.close(3000, 'Failed to decode JWT');
+      });
     },
     onVersionReady() {
       for (const vs of groups.values()) vs.versionReady();

@@ -275,9 +275,9 @@ export class ViewSyncer {
       this.#rows.release(q.queryHash);
     }
     const permissions = readPermissions(this.#db, this.#o.appID);
-    const permissionsKey = JSON.stringify(permissions);
+    const permissionsKey = JSON.stringify([permissions, this.#auth.authData ?? null]);
     if (permissionsKey !== this.#permissionsKey) {
-      // Deployed permissions changed: rebuild every permission-filtered pipeline (§5.4).
+      // Deployed permissions (or the token they read) changed: rebuild filtered pipelines (§5.4).
       for (const q of this.#queries.queries.values())
         if (q.kind === 'client') this.#driver.removeQuery(q.queryHash);
       this.#permissionsKey = permissionsKey;
@@ -289,7 +289,9 @@ export class ViewSyncer {
       if (q.kind === 'custom') custom.push({id: q.queryHash, name: q.name!, args: q.args ?? []});
       else if (q.ast) {
         const ast: AST =
-          q.kind === 'client' ? applyReadPermissions(q.ast, permissions, this.#o.authData) : q.ast;
+          q.kind === 'client'
+            ? applyReadPermissions(q.ast, permissions, this.#auth.authData ?? this.#o.authData)
+            : q.ast;
         this.#driver.addQuery(q.queryHash, ast);
       }
     }

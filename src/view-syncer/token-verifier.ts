@@ -1,0 +1,45 @@
+import {
+  createRemoteJWKSet,
+  importJWK,
+  jwtVerify,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
+
+/**
+ * JWT verification for the (deprecated but supported) ZERO_AUTH_JWK / _JWKS_URL / _SECRET options
+ * (fact sheet §2.13): the token's signature and exp/nbf are checked, and its `sub` must equal the
+ * connection's non-empty userID. The payload becomes `authData` for permission rules.
+ */
+export interface TokenVerifier {
+  verify(token: string | undefined, userID: string): Promise<JWTPayload>;
+}
+
+export interface AuthOptions {
+  jwk?: string | undefined;
+  jwksUrl?: string | undefined;
+  secret?: string | undefined;
+}
+
+export async function tokenVerifierFrom(auth: AuthOptions): Promise<TokenVerifier | undefined> {
+  const set = [auth.jwk, auth.jwksUrl, auth.secret].filter(Boolean).length;
+  if (set === 0) return undefined;
+  if (set > 1)
+    throw new Error(
+      'Only one of ZERO_AUTH_JWK, ZERO_AUTH_JWKS_URL and ZERO_AUTH_SECRET may be set.',
+    );
+  let key: Uint8Array | object | JWTVerifyGetKey;
+  if (auth.secret) key = new TextEncoder().encode(auth.secret);
+  else if (auth.jwk) key = await importJWK(JSON.parse(auth.jwk));
+  else key = createRemoteJWKSet(new URL(auth.jwksUrl!));
+  return {
+    async verify(token, userID) {
+      if (!token) throw new Error('no auth token was provided');
+      const {payload} = await jwtVerify(token, key as never);
+      if (userID && payload.sub !== userID) {
+        throw new Error(`the token's sub "${payload.sub}" does not match userID "${userID}"`);
+      }
+      return payload;
+    },
+  };
+}
