@@ -64,6 +64,11 @@ export async function createViewSyncerHandler(
         log,
         yieldThresholdMs: config.yieldThresholdMs,
         transformer,
+        inspector: {
+          adminPassword: config.adminPassword,
+          development: process.env.NODE_ENV === 'development',
+          serverVersion: config.serverVersion ?? 'zcache',
+        },
       });
       groups.set(clientGroupID, vs);
     }

@@ -99,10 +99,7 @@ export class ClientConnection implements ClientHandle {
       case 'ping':
         return this.send(['pong', {}]);
       case 'inspect':
-        return this.send([
-          'inspect',
-          {id: msg[1].id, op: 'authenticated', value: false},
-        ] as DownstreamMessage);
+        return this.send(['inspect', this.#syncer.inspect(msg[1])]);
       default:
         this.#log.debug(`ignoring ${msg[0]}`);
     }

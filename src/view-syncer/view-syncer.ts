@@ -7,6 +7,9 @@ import type {Logger} from '../shared/log.js';
 import type {ApiServerAuth} from '../custom/api-server-call.js';
 import type {CustomQuery, QueryTransformer} from '../custom/query-transformer.js';
 import {writeCatchup} from './catchup.js';
+import {answerInspect, type InspectorOptions} from './inspector.js';
+import type {InspectDownBody} from '../protocol/sync-down.js';
+import type {InspectUpBody} from '../protocol/sync-up.js';
 import {clientSchemaProblems} from './client-schema-check.js';
 import {
   ClientGroupPurgedError,
@@ -61,6 +64,7 @@ export interface ViewSyncerOptions {
   authData?: unknown;
   /** Transforms custom queries through ZERO_QUERY_URL; absent when none is configured. */
   transformer?: QueryTransformer | undefined;
+  inspector?: InspectorOptions | undefined;
   now?: () => number;
 }
 
@@ -138,6 +142,17 @@ export class ViewSyncer {
       for (const c of this.#clients.values())
         c.send(['deleteClients', {clientIDs: [...clientIDs]}]);
     });
+  }
+
+  /** Answers an inspector request (§9.2) from the group's current state. */
+  inspect(req: InspectUpBody): InspectDownBody {
+    const opts = this.#o.inspector ?? {
+      adminPassword: undefined,
+      development: false,
+      serverVersion: 'zcache',
+    };
+    const state = this.#cvr ? {queries: this.#queries, rows: this.#rows} : undefined;
+    return answerInspect(req, this.#o.clientGroupID, opts, state);
   }
 
   versionReady(): void {
