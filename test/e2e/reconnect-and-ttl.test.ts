@@ -90,11 +90,16 @@ test('a client that reconnects with its cookie receives only what changed meanwh
   view.destroy();
 }, 90_000);
 
-test('a query no client desires expires after its TTL and its rows leave the CVR', async () => {
+test('a query no client desires expires after its TTL and its rows are deleted from the client', async () => {
   const z = client('ttl');
   const view = z.query.item.where('id', 150).materialize(200);
   await eventually(() => expect(view.data.map((r) => r.id)).toEqual([150]));
+  const before = proc.lines.length;
   view.destroy();
+  // The poke that removes the query's row from the client (it is the client's only row).
+  await eventually(() =>
+    expect(proc.lines.slice(before).some((l) => /poke .*: \S+ → \S+, 1 rows/.test(l))).toBe(true),
+  );
   await eventually(async () => {
     const rows = await db.sql.unsafe(
       `SELECT "refCounts" FROM "zero_0/cvr".rows WHERE "table" = 'item' AND "rowKey"::text LIKE '%150%'
