@@ -204,8 +204,15 @@ describe('protocol errors', () => {
   });
 
   test('a malformed message gets InvalidMessage and closes only that connection', async () => {
+    const z = client('bystander');
+    const view = z.query.user.where('id', 'u2').materialize();
+    await eventually(() => expect(view.data.map((u) => u.name)).toEqual(['user 2']));
     const messages = await rawSocket(`/sync/v44/connect?${q}`);
     expect(messages[1]).toEqual(['error', expect.objectContaining({kind: 'InvalidMessage'})]);
+    // Another client on the same server keeps syncing.
+    await db.sql`UPDATE "user" SET name = 'renamed' WHERE id = 'u2'`;
+    await eventually(() => expect(view.data.map((u) => u.name)).toEqual(['renamed']));
+    view.destroy();
   });
 
   test('a client whose schema does not match the replica gets SchemaVersionNotSupported', async () => {
