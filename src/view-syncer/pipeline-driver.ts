@@ -27,6 +27,8 @@ export interface StepResult {
   rowsRead: number;
 }
 
+const BREAKER_MIN_MS = 50;
+
 interface Pipeline {
   ast: AST;
   rows: QueryRows;
@@ -41,9 +43,14 @@ export class PipelineDriver {
   /** Rows read by sources that were since replaced (so the total never goes back). */
   #rowsReadBefore = 0;
 
-  constructor(db: ReplicaDb) {
+  /** Time spent hydrating the current pipelines (the circuit breaker's budget). */
+  #hydrationMs = 0;
+  readonly #now: () => number;
+
+  constructor(db: ReplicaDb, now: () => number = () => performance.now()) {
     this.#db = db;
     this.#sources = new ReplicaSources(db);
+    this.#now = now;
   }
 
   get version(): LexiVersion | null {
@@ -77,7 +84,7 @@ export class PipelineDriver {
       function* (this: PipelineDriver) {
         const result: StepResult = {version: '', queries: [], reset: false, rowsRead: 0};
         if (this.#version !== null) {
-          const adv = yield* this.#sources.advance(this.#version);
+          const adv = yield* this.#advanceOrBreak(this.#version);
           if (adv.kind === 'reset') {
             result.reset = true;
             for (const [hash, p] of this.#pipelines) this.#pending.set(hash, p.ast);
@@ -91,8 +98,10 @@ export class PipelineDriver {
         }
         result.version = this.#sources.read((v) => v);
         for (const [hash, ast] of this.#pending) {
+          const started = this.#now();
           const rows = new QueryRows(buildPipeline(ast, this.#sources));
           yield* rows.hydrate();
+          this.#hydrationMs += this.#now() - started;
           this.#pipelines.set(hash, {ast, rows});
           result.queries.push({queryHash: hash, patches: rows.takeChanges(), hydrated: true});
         }
@@ -104,12 +113,33 @@ export class PipelineDriver {
     );
   }
 
+  /**
+   * The circuit breaker (fact sheet §10.5): an advancement that has run longer than 50 ms and
+   * longer than hydrating all the pipelines took is abandoned; the pipelines are then rebuilt and
+   * rehydrated at the head, which the caller diffs against what clients have.
+   */
+  *#advanceOrBreak(from: string): Generator<void, {kind: 'changes' | 'reset'}> {
+    const started = this.#now();
+    const gen = this.#sources.advance(from);
+    for (;;) {
+      const r = gen.next();
+      if (r.done) return r.value;
+      const elapsed = this.#now() - started;
+      if (elapsed > BREAKER_MIN_MS && elapsed > this.#hydrationMs) {
+        gen.return(undefined as never);
+        return {kind: 'reset'};
+      }
+      yield;
+    }
+  }
+
   #rowsRead(): number {
     return this.#rowsReadBefore + this.#sources.rowsRead();
   }
 
   #rebuildSources(): void {
     this.#rowsReadBefore += this.#sources.rowsRead();
+    this.#hydrationMs = 0;
     for (const p of this.#pipelines.values()) p.rows.destroy();
     this.#pipelines.clear();
     this.#sources = new ReplicaSources(this.#db);
