@@ -1,9 +1,10 @@
 import http from 'node:http';
 import type {Socket} from 'node:net';
+import {isAdmin, refuseAdmin, type AdminAuthConfig} from './admin-auth.js';
 
 /**
  * The HTTP side of ZERO_PORT: `/` and `/keepalive` answer `OK` for health checks and load
- * balancers; everything else is 404 for now (/statz and /heapz arrive with admin auth). WebSocket
+ * balancers; `/statz` reports the node's state to admins (see admin-auth.ts). WebSocket
  * upgrades go to `onUpgrade` (the supervisor's hand-off to sync workers).
  *
  * Future work (fact sheet §9.1): in zero-cache, the first `/keepalive` starts a heartbeat monitor;
@@ -12,11 +13,27 @@ import type {Socket} from 'node:net';
  */
 export type UpgradeListener = (req: http.IncomingMessage, socket: Socket, head: Buffer) => void;
 
-export function startHttpServer(port: number, onUpgrade?: UpgradeListener): Promise<http.Server> {
+export interface StatzSource {
+  auth: AdminAuthConfig;
+  report(): Record<string, unknown>;
+}
+
+export function startHttpServer(
+  port: number,
+  onUpgrade?: UpgradeListener,
+  statz?: StatzSource,
+): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && (path === '/' || path === '/keepalive')) {
       res.writeHead(200, {'Content-Type': 'text/plain'}).end('OK');
+      return;
+    }
+    if (req.method === 'GET' && path === '/statz' && statz) {
+      if (!isAdmin(req, statz.auth)) return refuseAdmin(res);
+      res
+        .writeHead(200, {'Content-Type': 'application/json'})
+        .end(JSON.stringify(statz.report(), null, 2));
       return;
     }
     res.writeHead(404, {'Content-Type': 'text/plain'}).end('Not Found');

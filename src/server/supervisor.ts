@@ -62,7 +62,13 @@ class Supervisor {
 
   async run(): Promise<number> {
     syncWebSocketServerOptions(this.#config); // fails here, once, on bad compression options
-    const server = await startHttpServer(this.#config.port, this.#pool.handleUpgrade);
+    const server = await startHttpServer(this.#config.port, this.#pool.handleUpgrade, {
+      auth: {
+        password: this.#config.adminPassword,
+        development: process.env.NODE_ENV === 'development',
+      },
+      report: () => this.#statz(),
+    });
     const outcome = new Promise<Outcome>((resolve) => (this.#settle = resolve));
     const removeSignalHandlers = this.#handleSignals();
     try {
@@ -100,11 +106,38 @@ class Supervisor {
         return this.#fail(message.message);
       case 'ready':
         this.#replicationReady = true;
-        if (message.stateVersion) this.#pool.publishVersion(message.stateVersion);
+        if (message.stateVersion) {
+          this.#replicaVersion = message.stateVersion;
+          this.#pool.publishVersion(message.stateVersion);
+        }
         return this.#announceIfReady();
       case 'version-ready':
+        this.#replicaVersion = message.stateVersion;
         return this.#pool.publishVersion(message.stateVersion);
     }
+  }
+
+  #replicaVersion: string | undefined;
+  readonly #startedAt = Date.now();
+
+  /** What /statz reports: the node's processes, its replica position and its memory. */
+  #statz(): Record<string, unknown> {
+    const mem = process.memoryUsage();
+    return {
+      taskID: this.#config.taskID,
+      uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+      replica: {
+        file: this.#config.replica.file,
+        stateVersion: this.#replicaVersion ?? null,
+        ready: this.#replicationReady,
+      },
+      processes: {
+        supervisor: process.pid,
+        replication: this.#replication?.process.pid ?? null,
+        syncWorkers: this.#pool.workers.map((w) => w.process.pid),
+      },
+      supervisorMemory: {rssBytes: mem.rss, heapUsedBytes: mem.heapUsed},
+    };
   }
 
   #announceIfReady(): void {
