@@ -68,8 +68,18 @@ export function handedOffRequest(req: IncomingMessage, head: Buffer): HandedOffR
  * client's `Sec-WebSocket-Protocol` echoed exactly (browsers fail the socket otherwise, §1.3).
  * Throws when ZERO_WEBSOCKET_COMPRESSION_OPTIONS is not a JSON object.
  */
+/**
+ * The largest upstream message accepted (a `push` with a big mutation, a large initConnection);
+ * a client sending more is closed with 1009 (message too big), other clients are unaffected.
+ */
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
 export function syncWebSocketServerOptions(config?: ZeroConfig): ServerOptions {
-  const options: ServerOptions = {noServer: true, handleProtocols: echoClientProtocol};
+  const options: ServerOptions = {
+    noServer: true,
+    handleProtocols: echoClientProtocol,
+    maxPayload: MAX_MESSAGE_BYTES,
+  };
   if (config?.websocketCompression) {
     options.perMessageDeflate = config.websocketCompressionOptions
       ? parseCompressionOptions(config.websocketCompressionOptions)

@@ -26,6 +26,8 @@ import type {
  * "version ready" signal.
  */
 const IDLE_STOP_MS = 5000;
+/** Clients (tabs) one group may have connected at once; more get ServerOverloaded and back off. */
+export const MAX_CLIENTS_PER_GROUP = 64;
 
 export async function createViewSyncerHandler(
   ctx: SyncConnectionHandlerContext,
@@ -103,6 +105,17 @@ export async function createViewSyncerHandler(
       }
       const header = decodeSecProtocols(request.protocolHeader);
       const accept = (authData: unknown) => {
+        if ((groups.get(params.clientGroupID)?.clientCount ?? 0) >= MAX_CLIENTS_PER_GROUP) {
+          const message = `client group ${params.clientGroupID} already has ${MAX_CLIENTS_PER_GROUP} connected clients`;
+          ws.send(
+            JSON.stringify([
+              'error',
+              {kind: 'ServerOverloaded', message, minBackoffMs: 1000, origin: 'zeroCache'},
+            ]),
+          );
+          ws.close();
+          return;
+        }
         const syncer = syncerFor(params.clientGroupID);
         const conn = new ClientConnection(ws, params, syncer, log);
         ws.on('close', () => releaseIfIdle(params.clientGroupID));

@@ -25,6 +25,8 @@ export interface StepResult {
   reset: boolean;
   /** Rows read from the replica in this step (hydration and advancement cost). */
   rowsRead: number;
+  /** Queries that could not be built (e.g. an unknown table or column); they were not added. */
+  failed: {queryHash: string; message: string}[];
 }
 
 const BREAKER_MIN_MS = 50;
@@ -82,7 +84,13 @@ export class PipelineDriver {
     const readBefore = this.#rowsRead();
     return yield* this.#sources.transaction(
       function* (this: PipelineDriver) {
-        const result: StepResult = {version: '', queries: [], reset: false, rowsRead: 0};
+        const result: StepResult = {
+          version: '',
+          queries: [],
+          reset: false,
+          rowsRead: 0,
+          failed: [],
+        };
         if (this.#version !== null) {
           const adv = yield* this.#advanceOrBreak(this.#version);
           if (adv.kind === 'reset') {
@@ -99,7 +107,13 @@ export class PipelineDriver {
         result.version = this.#sources.read((v) => v);
         for (const [hash, ast] of this.#pending) {
           const started = this.#now();
-          const rows = new QueryRows(buildPipeline(ast, this.#sources));
+          let rows: QueryRows;
+          try {
+            rows = new QueryRows(buildPipeline(ast, this.#sources));
+          } catch (e) {
+            result.failed.push({queryHash: hash, message: (e as Error).message});
+            continue;
+          }
           yield* rows.hydrate();
           this.#hydrationMs += this.#now() - started;
           this.#pipelines.set(hash, {ast, rows});

@@ -1,5 +1,5 @@
 import type {AST} from '../protocol/ast.js';
-import type {DownstreamMessage, SchemaVersions} from '../protocol/sync-down.js';
+import type {DownstreamMessage, ErroredQuery, SchemaVersions} from '../protocol/sync-down.js';
 import {ProtocolError} from '../protocol/sync-errors.js';
 import type {ClientSchema, InitConnectionBody, UpQueryOp} from '../protocol/sync-up-queries.js';
 import {openReplica, type ReplicaDb} from '../replica/replica-file.js';
@@ -197,6 +197,12 @@ export class ViewSyncer {
       const err = ProtocolError.of('ClientNotFound', 'Client group was purged due to inactivity');
       for (const c of this.#clients.values()) c.close(err);
       this.#clients.clear();
+    } else if (this.#cvr) {
+      // Unknown failure mid-step: the in-memory CVR may have diverged from the store; drop it so
+      // the next request reloads what was last flushed.
+      this.#driver.destroy();
+      this.#db.close();
+      this.#cvr = undefined;
     }
   }
 
@@ -311,12 +317,24 @@ export class ViewSyncer {
       }
     }
     if (custom.length) gotChanges.push(...(await this.#addCustomQueries(custom, tentative)));
+    const failedQueries: ErroredQuery[] = [];
     const outcome = await this.#runSliced(
       this.#driver.step((result, sources) => {
         // A (re)hydrated query's patches are its whole result: drop the references the CVR holds
         // for it (e.g. from before a restart) so rows it no longer has are deleted.
         for (const {queryHash, hydrated} of result.queries)
           if (hydrated) this.#rows.release(queryHash);
+        for (const f of result.failed) {
+          if (this.#queries.tombstone(f.queryHash, tentative))
+            gotChanges.push({op: 'del', hash: f.queryHash});
+          const q = this.#queries.queries.get(f.queryHash);
+          failedQueries.push({
+            error: 'app',
+            id: f.queryHash,
+            name: q?.name ?? '',
+            message: f.message,
+          });
+        }
         const fresh = new Set<string>();
         for (const {queryHash, patches} of result.queries) {
           this.#rows.apply(queryHash, patches, tentative);
@@ -366,6 +384,8 @@ export class ViewSyncer {
       this.#stored = true;
     }
     for (const send of outcome.pokes) send();
+    if (failedQueries.length)
+      for (const c of this.#clients.values()) c.send(['transformError', failedQueries]);
     this.#scheduleExpiry();
   }
 

@@ -1,0 +1,170 @@
+import {afterAll, beforeAll, expect, test} from 'vitest';
+import WebSocket from 'ws';
+import {encodeSecProtocols} from '../../src/protocol/sync-connect.js';
+import {createTestDatabase, type TestDatabase} from '../support/pg.js';
+import {createZcacheNode, type ZcacheNode, type ZcacheProcess} from '../support/zcache-process.js';
+
+/**
+ * Hostile input on the sync socket: each bad message gets an error (or a close code) on its own
+ * socket, and the server keeps serving everyone else. The fuzz part is seeded (ZCACHE_TEST_SEED).
+ */
+let db: TestDatabase;
+let node: ZcacheNode;
+let proc: ZcacheProcess;
+
+beforeAll(async () => {
+  db = await createTestDatabase('hostile');
+  await db.sql`CREATE TABLE item (id int PRIMARY KEY, v text)`;
+  await db.sql`INSERT INTO item VALUES (1, 'one')`;
+  node = await createZcacheNode({upstreamUrl: db.url, env: {ZERO_NUM_SYNC_WORKERS: '1'}});
+  proc = node.start();
+  await proc.waitForLine(/zcache ready/, {timeoutMs: 60_000});
+}, 90_000);
+
+afterAll(async () => {
+  await node?.close();
+  await db?.drop();
+});
+
+interface Outcome {
+  messages: [string, {kind?: string}][];
+  code: number;
+}
+
+let n = 0;
+function exchange(
+  send: (ws: WebSocket) => void,
+  protocol: string | null = encodeSecProtocols({}),
+): Promise<Outcome> {
+  const q = `clientID=c${++n}&clientGroupID=hostile-${n % 7}&ts=1&lmid=0`;
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(
+      `ws://127.0.0.1:${node.port}/sync/v44/connect?${q}`,
+      protocol === null ? [] : [protocol],
+    );
+    const messages: Outcome['messages'] = [];
+    const timer = setTimeout(() => ws.close(), 1500);
+    ws.on('message', (d) => {
+      messages.push(JSON.parse(String(d)));
+      if (messages.length === 1 && messages[0]![0] === 'connected') send(ws);
+    });
+    ws.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({messages, code});
+    });
+    ws.on('error', () => {});
+    ws.on('unexpected-response', () => reject(new Error('unexpected HTTP response')));
+  });
+}
+
+const errorKind = (o: Outcome) => o.messages.find((m) => m[0] === 'error')?.[1].kind;
+
+test('each kind of bad message gets its own error, on its own socket', async () => {
+  expect(errorKind(await exchange((ws) => ws.send('{"not": json')))).toBe('InvalidMessage');
+  expect(errorKind(await exchange((ws) => ws.send(JSON.stringify(['nope', {}]))))).toBe(
+    'InvalidMessage',
+  );
+  expect(errorKind(await exchange((ws) => ws.send(JSON.stringify(['ping', {extra: 1}]))))).toBe(
+    'InvalidMessage',
+  );
+  expect(
+    errorKind(
+      await exchange((ws) =>
+        ws.send(JSON.stringify(['initConnection', {desiredQueriesPatch: [], bogus: true}])),
+      ),
+    ),
+  ).toBe('InvalidMessage');
+  const huge = await exchange((ws) => ws.send('x'.repeat(17 * 1024 * 1024)));
+  expect(huge.code).toBe(1009);
+  expect((await exchange(() => {}, null)).code).toBe(1002);
+  expect((await exchange(() => {}, 'garbled')).code).toBe(1002);
+  const unknownTable = await exchange((ws) =>
+    ws.send(
+      JSON.stringify([
+        'initConnection',
+        {
+          desiredQueriesPatch: [{op: 'put', hash: 'h', ast: {table: 'no_such_table'}}],
+          clientSchema: {
+            tables: {
+              item: {columns: {id: {type: 'number'}, v: {type: 'string'}}, primaryKey: ['id']},
+            },
+          },
+        },
+      ]),
+    ),
+  );
+  // The query is dropped and reported; the group stays usable.
+  expect(unknownTable.messages.some((m) => m[0] === 'transformError')).toBe(true);
+});
+
+test('a seeded flood of random and mutated messages leaves the server serving', async () => {
+  const seed = Number(process.env.ZCACHE_TEST_SEED ?? Date.now() % 100000);
+  console.log(`hostile-input fuzz seed ${seed} (replay: ZCACHE_TEST_SEED=${seed})`);
+  let s = seed;
+  const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648), s / 2147483648);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const values = [
+    null,
+    0,
+    -1,
+    1e308,
+    'x',
+    '',
+    true,
+    [],
+    {},
+    [[[]]],
+    {a: {b: {c: 1}}},
+    'ø'.repeat(100),
+  ];
+  const valid = () => [
+    'changeDesiredQueries',
+    {desiredQueriesPatch: [{op: 'put', hash: 'h' + rand(), ast: {table: 'item'}}]},
+  ];
+  const mutate = (v: unknown, depth = 0): unknown => {
+    if (depth > 3 || rand() < 0.3) return pick(values);
+    if (Array.isArray(v)) return v.map((x) => (rand() < 0.3 ? mutate(x, depth + 1) : x));
+    if (v && typeof v === 'object') {
+      const o: Record<string, unknown> = {...(v as object)};
+      const k = pick([...Object.keys(o), 'extra']);
+      if (rand() < 0.3) delete o[k];
+      else o[k] = mutate(o[k], depth + 1);
+      return o;
+    }
+    return pick(values);
+  };
+  let errors = 0;
+  for (let i = 0; i < 500; i++) {
+    const msgs = Array.from({length: 5}, () => {
+      const r = rand();
+      if (r < 0.2)
+        return Buffer.from(
+          Array.from({length: Math.floor(rand() * 64)}, () => Math.floor(rand() * 256)),
+        ).toString('latin1');
+      return JSON.stringify(mutate(valid()));
+    });
+    const o = await exchange((ws) => msgs.forEach((m) => ws.send(m)));
+    if (errorKind(o)) errors++;
+  }
+  expect(errors).toBeGreaterThan(0);
+  // Still serving: a well-formed client syncs its query.
+  const ok = await exchange((ws) =>
+    ws.send(
+      JSON.stringify([
+        'initConnection',
+        {
+          desiredQueriesPatch: [
+            {op: 'put', hash: 'hq', ast: {table: 'item', orderBy: [['id', 'asc']]}},
+          ],
+          clientSchema: {
+            tables: {
+              item: {columns: {id: {type: 'number'}, v: {type: 'string'}}, primaryKey: ['id']},
+            },
+          },
+        },
+      ]),
+    ),
+  );
+  expect(ok.messages.some((m) => m[0] === 'pokeStart')).toBe(true);
+  expect(proc.lines.some((l) => /exited unexpectedly|FATAL/i.test(l))).toBe(false);
+}, 120_000);
