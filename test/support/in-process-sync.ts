@@ -14,6 +14,8 @@ import type {ReplicationHarness} from '../replication/harness.js';
  */
 export interface InProcessSync {
   url: string;
+  /** ZERO_TASK_ID of this instance (the CVR owner it writes). */
+  taskID: string;
   handler: SyncConnectionHandler;
   close(): Promise<void>;
 }
@@ -49,6 +51,7 @@ export async function startInProcessSync(h: ReplicationHarness): Promise<InProce
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
   return {
     url: `http://127.0.0.1:${port}`,
+    taskID: config.taskID,
     handler,
     async close() {
       unsubscribe();

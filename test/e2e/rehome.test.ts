@@ -1,0 +1,85 @@
+import {afterAll, beforeAll, expect, test} from 'vitest';
+import WebSocket from 'ws';
+import {encodeSecProtocols} from '../../src/protocol/sync-connect.js';
+import {eventually} from '../support/eventually.js';
+import {startInProcessSync, type InProcessSync} from '../support/in-process-sync.js';
+import {startHarness, type ReplicationHarness} from '../replication/harness.js';
+
+/**
+ * Two view-syncer instances (two tasks) sharing one CVR database: when a client group connects to
+ * the second, it takes ownership; the first sends Rehome to its clients and stops writing the CVR.
+ */
+let h: ReplicationHarness;
+let a: InProcessSync;
+let b: InProcessSync;
+
+beforeAll(async () => {
+  h = await startHarness(
+    `CREATE TABLE item (id int PRIMARY KEY, v text); INSERT INTO item VALUES (1, 'one');`,
+  );
+  await h.db
+    .sql`UPDATE zero.permissions SET permissions = ${h.db.sql.json({tables: {item: {row: {select: [['allow', {type: 'and', conditions: []}]]}}}} as never)}`;
+  a = await startInProcessSync(h);
+  b = await startInProcessSync(h);
+});
+afterAll(async () => {
+  await a?.close();
+  await b?.close();
+  await h?.close();
+});
+
+const schema = {
+  tables: {item: {columns: {id: {type: 'number'}, v: {type: 'string'}}, primaryKey: ['id']}},
+};
+
+function connect(server: InProcessSync, clientID: string, baseCookie = '') {
+  const init = [
+    'initConnection',
+    {
+      desiredQueriesPatch: [
+        {op: 'put', hash: 'q1', ast: {table: 'item', orderBy: [['id', 'asc']]}},
+      ],
+      ...(baseCookie ? {} : {clientSchema: schema}),
+    },
+  ];
+  const q = `clientID=${clientID}&clientGroupID=shared-group&ts=1&lmid=0&baseCookie=${baseCookie}`;
+  const ws = new WebSocket(`${server.url.replace('http', 'ws')}/sync/v44/connect?${q}`, [
+    encodeSecProtocols({initConnectionMessage: init as never}),
+  ]);
+  const messages: [string, Record<string, unknown>][] = [];
+  let closed = false;
+  ws.on('message', (d) => messages.push(JSON.parse(String(d))));
+  ws.on('close', () => (closed = true));
+  ws.on('error', () => {});
+  const cookie = () =>
+    [...messages].reverse().find((m) => m[0] === 'pokeEnd')?.[1].cookie as string | undefined;
+  return {ws, messages, cookie, closed: () => closed};
+}
+
+test('the instance that lost the group sends Rehome and stops writing its CVR', async () => {
+  const first = connect(a, 'c1');
+  await eventually(() => expect(first.cookie()).toBeDefined());
+  await new Promise((r) => setTimeout(r, 20)); // a later connect time for the second instance
+  const second = connect(b, 'c2', first.cookie());
+  await eventually(() => expect(second.cookie()).toBeDefined());
+
+  await h.db.sql`UPDATE item SET v = 'changed' WHERE id = 1`;
+  await eventually(() => {
+    expect(first.messages.find((m) => m[0] === 'error')?.[1]).toMatchObject({
+      kind: 'Rehome',
+      maxBackoffMs: 0,
+    });
+    expect(first.closed()).toBe(true);
+  });
+  // The new owner keeps serving its client and owns the CVR.
+  await eventually(() =>
+    expect(
+      second.messages.some((m) => m[0] === 'pokePart' && JSON.stringify(m[1]).includes('changed')),
+    ).toBe(true),
+  );
+  const [row] = await h.db.sql.unsafe(
+    `SELECT owner FROM "zero_0/cvr".instances WHERE "clientGroupID" = 'shared-group'`,
+  );
+  expect(row?.owner).toBe(b.taskID);
+  second.ws.close();
+});
