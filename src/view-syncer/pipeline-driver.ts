@@ -23,6 +23,8 @@ export interface StepResult {
   queries: QueryPatches[];
   /** True when the pipelines were rebuilt (their patches are whole results, to diff against). */
   reset: boolean;
+  /** Why they were rebuilt: the circuit breaker, a schema change, a change list that ran out. */
+  resetReason?: string | undefined;
   /** Rows read from the replica in this step (hydration and advancement cost). */
   rowsRead: number;
   /** Queries that could not be built (e.g. an unknown table or column); they were not added. */
@@ -95,6 +97,7 @@ export class PipelineDriver {
           const adv = yield* this.#advanceOrBreak(this.#version);
           if (adv.kind === 'reset') {
             result.reset = true;
+            result.resetReason = adv.reason;
             for (const [hash, p] of this.#pipelines) this.#pending.set(hash, p.ast);
             this.#rebuildSources();
           } else {
@@ -132,7 +135,7 @@ export class PipelineDriver {
    * longer than hydrating all the pipelines took is abandoned; the pipelines are then rebuilt and
    * rehydrated at the head, which the caller diffs against what clients have.
    */
-  *#advanceOrBreak(from: string): Generator<void, {kind: 'changes' | 'reset'}> {
+  *#advanceOrBreak(from: string): Generator<void, {kind: 'changes' | 'reset'; reason?: string}> {
     const started = this.#now();
     const gen = this.#sources.advance(from);
     for (;;) {
@@ -141,7 +144,10 @@ export class PipelineDriver {
       const elapsed = this.#now() - started;
       if (elapsed > BREAKER_MIN_MS && elapsed > this.#hydrationMs) {
         gen.return(undefined as never);
-        return {kind: 'reset'};
+        return {
+          kind: 'reset',
+          reason: `circuit breaker: advancing took ${Math.round(elapsed)} ms, more than hydrating`,
+        };
       }
       yield;
     }

@@ -324,6 +324,10 @@ export class ViewSyncer {
         // for it (e.g. from before a restart) so rows it no longer has are deleted.
         for (const {queryHash, hydrated} of result.queries)
           if (hydrated) this.#rows.release(queryHash);
+        if (result.reset)
+          this.#o.log.info(
+            `group ${this.#o.clientGroupID}: pipelines rehydrated (${result.resetReason})`,
+          );
         for (const f of result.failed) {
           if (this.#queries.tombstone(f.queryHash, tentative))
             gotChanges.push({op: 'del', hash: f.queryHash});

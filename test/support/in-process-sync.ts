@@ -3,7 +3,7 @@ import {WebSocketServer} from 'ws';
 import {parseConfig} from '../../src/config/index.js';
 import {createViewSyncerHandler} from '../../src/server/view-syncer-handler.js';
 import type {SyncConnectionHandler} from '../../src/server/sync-connection-handler.js';
-import {createLogger} from '../../src/shared/log.js';
+import {createLogger, type LogSink} from '../../src/shared/log.js';
 import {freePort} from './ports.js';
 import type {ReplicationHarness} from '../replication/harness.js';
 
@@ -20,7 +20,10 @@ export interface InProcessSync {
   close(): Promise<void>;
 }
 
-export async function startInProcessSync(h: ReplicationHarness): Promise<InProcessSync> {
+export async function startInProcessSync(
+  h: ReplicationHarness,
+  sink?: LogSink,
+): Promise<InProcessSync> {
   const port = await freePort();
   const config = parseConfig([], {
     ZERO_UPSTREAM_DB: h.db.url,
@@ -29,7 +32,9 @@ export async function startInProcessSync(h: ReplicationHarness): Promise<InProce
     NODE_ENV: 'development',
     ZERO_NUM_SYNC_WORKERS: '1',
   });
-  const log = createLogger(process.env.ZCACHE_TEST_LOG === '1' ? 'debug' : 'warn');
+  const log = sink
+    ? createLogger('info', 'text', {}, sink)
+    : createLogger(process.env.ZCACHE_TEST_LOG === '1' ? 'debug' : 'warn');
   const handler = await createViewSyncerHandler({config, log, workerIndex: 0});
   const unsubscribe = h.node.replicator.onVersionReady(() => handler.onVersionReady());
   const wss = new WebSocketServer({noServer: true, handleProtocols: (p) => [...p][0] ?? false});
