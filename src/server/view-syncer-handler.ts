@@ -11,7 +11,7 @@ import {shardSchema} from '../replication/shard-names.js';
 import {QueryTransformer} from '../custom/query-transformer.js';
 import {ClientConnection} from '../view-syncer/client-connection.js';
 import {ensureCVRSchema} from '../view-syncer/cvr-schema.js';
-import {CVRStore} from '../view-syncer/cvr-store.js';
+import {CVRStore, purgeInactive} from '../view-syncer/cvr-store.js';
 import {tokenVerifierFrom} from '../view-syncer/token-verifier.js';
 import {ViewSyncer} from '../view-syncer/view-syncer.js';
 import type {
@@ -28,6 +28,35 @@ import type {
 const IDLE_STOP_MS = 5000;
 /** Clients (tabs) one group may have connected at once; more get ServerOverloaded and back off. */
 export const MAX_CLIENTS_PER_GROUP = 64;
+
+/**
+ * CVR garbage collection (fact sheet §3.5), run by worker 0: every interval (doubling while there
+ * is nothing to purge, up to 16 minutes) groups inactive longer than the threshold are purged in
+ * batches. A batch size of 0 disables it.
+ */
+function startCVRGarbageCollection(
+  {config, log}: SyncConnectionHandlerContext,
+  cvrDb: ReturnType<typeof connectPostgres>,
+  shard: {appID: string; shardNum: number},
+): () => void {
+  const batch = config.cvr.garbageCollectionInitialBatchSize;
+  if (batch <= 0) return () => {};
+  const initialMs = config.cvr.garbageCollectionInitialIntervalSeconds * 1000;
+  const olderThanMs = config.cvr.garbageCollectionInactivityThresholdHours * 3600 * 1000;
+  let intervalMs = initialMs;
+  let timer: NodeJS.Timeout;
+  const run = async () => {
+    const purged = await purgeInactive(cvrDb, shard, olderThanMs, batch).catch((e: Error) => {
+      log.warn(`CVR garbage collection failed: ${e.message}`);
+      return 0;
+    });
+    if (purged > 0) log.info(`CVR garbage collection purged ${purged} inactive client groups`);
+    intervalMs = purged > 0 ? initialMs : Math.min(intervalMs * 2, 16 * 60 * 1000);
+    timer = setTimeout(run, intervalMs).unref();
+  };
+  timer = setTimeout(run, intervalMs).unref();
+  return () => clearTimeout(timer);
+}
 
 export async function createViewSyncerHandler(
   ctx: SyncConnectionHandlerContext,
@@ -50,6 +79,7 @@ export async function createViewSyncerHandler(
       })
     : undefined;
   const verifier = await tokenVerifierFrom(config.auth);
+  const stopGC = ctx.workerIndex === 0 ? startCVRGarbageCollection(ctx, cvrDb, shard) : () => {};
   const groups = new Map<string, ViewSyncer>();
   const idleTimers = new Map<string, NodeJS.Timeout>();
 
@@ -145,6 +175,7 @@ export async function createViewSyncerHandler(
       for (const vs of groups.values()) vs.versionReady();
     },
     async drain() {
+      stopGC();
       for (const vs of groups.values()) vs.stop();
       groups.clear();
       await cvrDb.end({timeout: 5});
