@@ -18,6 +18,12 @@ import type {ClientHandle, ViewSyncer} from './view-syncer.js';
  * keep it open); any other failure is reported as `Internal`.
  */
 const IDLE_PONG_MS = 6000;
+/**
+ * Bytes a client may leave unread before it is dropped: a client that stops reading would
+ * otherwise make the server buffer its pokes without bound. A dropped client reconnects with its
+ * last complete cookie and catches up.
+ */
+export const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
 
 export class ClientConnection implements ClientHandle {
   readonly clientID: string;
@@ -60,6 +66,11 @@ export class ClientConnection implements ClientHandle {
 
   send(msg: DownstreamMessage): void {
     if (this.#ws.readyState !== this.#ws.OPEN) return;
+    if (this.#ws.bufferedAmount > MAX_UNREAD_BYTES) {
+      this.#log.warn(`dropping a client that left ${this.#ws.bufferedAmount} bytes unread`);
+      this.#ws.terminate();
+      return;
+    }
     this.#lastSent = Date.now();
     this.#ws.send(JSON.stringify(msg));
   }
