@@ -7,6 +7,7 @@ import type {Logger} from '../shared/log.js';
 import type {ApiServerAuth} from '../custom/api-server-call.js';
 import type {CustomQuery, QueryTransformer} from '../custom/query-transformer.js';
 import {writeCatchup} from './catchup.js';
+import {pickGroupToken} from './group-token.js';
 import {answerInspect, type InspectorOptions} from './inspector.js';
 import type {InspectDownBody} from '../protocol/sync-down.js';
 import type {InspectUpBody} from '../protocol/sync-up.js';
@@ -100,7 +101,7 @@ export class ViewSyncer {
     auth: ApiServerAuth = {},
   ): Promise<void> {
     this.#lastConnect = Math.max(this.#lastConnect, connectTime);
-    if (auth.token || !this.#auth.token) this.#auth = auth;
+    this.#auth = pickGroupToken(this.#auth, auth);
     return this.#enqueue(async () => {
       await this.#ensureLoaded();
       this.#checkCookie(client.cookie);
