@@ -9,6 +9,7 @@ import {markdownTable} from './markdown-table.js';
 import {benchReplication} from './replication-throughput.js';
 import {benchZqlHydration} from './zql-hydration.js';
 import {benchEndToEnd} from './e2e-sync.js';
+import {benchFairness} from './fairness.js';
 
 /**
  * The benchmark runner behind `npm run bench` (see run.ts for the environment variables): starts an
@@ -20,6 +21,7 @@ const BENCHMARKS: Record<string, (ctx: BenchContext) => Promise<void>> = {
   replication: benchReplication,
   zql: benchZqlHydration,
   e2e: benchEndToEnd,
+  fairness: benchFairness,
 };
 
 export async function runBenchmarks(): Promise<number> {

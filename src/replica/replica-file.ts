@@ -85,9 +85,14 @@ export function writeReplicationConfig(db: ReplicaDb, c: ReplicationConfig): voi
 }
 
 export function readStateVersion(db: ReplicaDb): LexiVersion | null {
-  if (!hasTable(db, '_zero.replicationState')) return null;
-  const row = db.prepare('SELECT "stateVersion" FROM "_zero.replicationState"').get() as
-    {stateVersion: string} | undefined;
+  // Read on every step of every client group: a cached statement, and no separate existence check.
+  let stmt: Database.Statement;
+  try {
+    stmt = cachedStatement(db, 'SELECT "stateVersion" FROM "_zero.replicationState"');
+  } catch {
+    return null; // no meta tables yet
+  }
+  const row = stmt.get() as {stateVersion: string} | undefined;
   return row?.stateVersion ?? null;
 }
 

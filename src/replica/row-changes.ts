@@ -62,11 +62,10 @@ export function rowKeyString(key: Row): string {
 
 /** Entries with stateVersion in (after, upTo], in order. */
 export function readRowChanges(db: ReplicaDb, after: LexiVersion, upTo: LexiVersion): RowChange[] {
-  const rows = db
-    .prepare(
-      'SELECT * FROM "_zero.rowChanges" WHERE "stateVersion" > ? AND "stateVersion" <= ? ORDER BY "seq"',
-    )
-    .all(after, upTo) as {
+  const rows = cachedStatement(
+    db,
+    'SELECT * FROM "_zero.rowChanges" WHERE "stateVersion" > ? AND "stateVersion" <= ? ORDER BY "seq"',
+  ).all(after, upTo) as {
     seq: number;
     stateVersion: string;
     table: string;
@@ -102,7 +101,7 @@ export function purgeRowChangesBefore(db: ReplicaDb, version: LexiVersion): numb
 
 /** Versions before this have had their entries purged ('00' when nothing was purged). */
 export function rowChangesPurgedBefore(db: ReplicaDb): LexiVersion {
-  const row = db.prepare('SELECT "purgedBefore" FROM "_zero.rowChangesState"').get() as
+  const row = cachedStatement(db, 'SELECT "purgedBefore" FROM "_zero.rowChangesState"').get() as
     {purgedBefore: string} | undefined;
   return row?.purgedBefore ?? '00';
 }

@@ -1,5 +1,5 @@
 import type {AST, Condition} from '../protocol/ast.js';
-import type {ReplicaDb} from '../replica/replica-file.js';
+import {cachedStatement, type ReplicaDb} from '../replica/replica-file.js';
 
 /**
  * Read permissions for legacy (client-ZQL) queries (fact sheet §8.4): every table level of the
@@ -12,7 +12,7 @@ export interface PermissionRules {
 }
 
 export function readPermissions(db: ReplicaDb, appID: string): PermissionRules | null {
-  const row = db.prepare(`SELECT "permissions" FROM "${appID}.permissions"`).get() as
+  const row = cachedStatement(db, `SELECT "permissions" FROM "${appID}.permissions"`).get() as
     {permissions: string | null} | undefined;
   if (!row?.permissions) return null;
   return JSON.parse(row.permissions) as PermissionRules;

@@ -2,7 +2,7 @@ import type {AST} from '../protocol/ast.js';
 import type {DownstreamMessage, ErroredQuery, SchemaVersions} from '../protocol/sync-down.js';
 import {ProtocolError} from '../protocol/sync-errors.js';
 import type {ClientSchema, InitConnectionBody, UpQueryOp} from '../protocol/sync-up-queries.js';
-import {openReplica, type ReplicaDb} from '../replica/replica-file.js';
+import {cachedStatement, openReplica, type ReplicaDb} from '../replica/replica-file.js';
 import type {Logger} from '../shared/log.js';
 import type {ApiServerAuth} from '../custom/api-server-call.js';
 import type {CustomQuery, QueryTransformer} from '../custom/query-transformer.js';
@@ -156,9 +156,20 @@ export class ViewSyncer {
     return answerInspect(req, this.#o.clientGroupID, opts, state);
   }
 
+  /**
+   * A new replica version: schedule one step. Signals coalesce — while a step is waiting to run,
+   * further signals add nothing (that step advances to whatever the head is when it runs).
+   */
   versionReady(): void {
-    if (this.#cvr) void this.#enqueue(() => this.#step());
+    if (!this.#cvr || this.#advanceQueued) return;
+    this.#advanceQueued = true;
+    void this.#enqueue(() => {
+      this.#advanceQueued = false;
+      return this.#step();
+    }).catch(() => {});
   }
+
+  #advanceQueued = false;
 
   removeClient(client: ClientHandle): void {
     if (this.#clients.get(client.clientID) === client) this.#clients.delete(client.clientID);
@@ -478,11 +489,10 @@ export class ViewSyncer {
 
   #schemaVersions(): SchemaVersions | undefined {
     try {
-      const row = this.#db
-        .prepare(
-          `SELECT "minSupportedVersion" AS min, "maxSupportedVersion" AS max FROM "${this.#o.appID}.schemaVersions"`,
-        )
-        .get() as {min: number; max: number} | undefined;
+      const row = cachedStatement(
+        this.#db,
+        `SELECT "minSupportedVersion" AS min, "maxSupportedVersion" AS max FROM "${this.#o.appID}.schemaVersions"`,
+      ).get() as {min: number; max: number} | undefined;
       return row ? {minSupportedVersion: row.min, maxSupportedVersion: row.max} : undefined;
     } catch {
       return undefined;
