@@ -7,7 +7,6 @@ import path from 'node:path';
 import {pathToFileURL} from 'node:url';
 import fc from 'fast-check';
 import {beforeAll, describe, expect, test} from 'vitest';
-// eslint-disable-next-line no-restricted-imports -- a test: the real client builds the ASTs
 import {
   boolean,
   createBuilder,
@@ -17,9 +16,14 @@ import {
   string,
   table,
 } from '@rocicorp/zero';
-import {parseAST, type AST, type Condition, type CorrelatedSubquery} from './ast.js';
-import {completeOrdering, normalizeAST} from './ast-normalize.js';
-import {hashOfAST} from './query-hash.js';
+import {
+  parseAST,
+  type AST,
+  type Condition,
+  type CorrelatedSubquery,
+} from '../../src/protocol/ast.js';
+import {completeOrdering, normalizeAST} from '../../src/protocol/ast-normalize.js';
+import {hashOfAST} from '../../src/protocol/query-hash.js';
 
 type Reference = {
   normalizeAST(ast: AST): AST;

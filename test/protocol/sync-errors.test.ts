@@ -15,7 +15,7 @@ import {
   isBackoffErrorKind,
   ProtocolError,
   type ErrorBody,
-} from './sync-errors.js';
+} from '../../src/protocol/sync-errors.js';
 
 type Reference = {
   kinds: Record<string, string>;

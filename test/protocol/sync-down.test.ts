@@ -12,7 +12,7 @@ import {
   errorMessage,
   pongMessage,
   type DownstreamMessage,
-} from './sync-down.js';
+} from '../../src/protocol/sync-down.js';
 
 type Reference = {
   parse(value: unknown, schema: unknown, mode?: 'strict' | 'passthrough'): unknown;

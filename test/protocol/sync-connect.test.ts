@@ -17,8 +17,8 @@ import {
   parseConnectPath,
   versionNotSupportedError,
   versionNotSupportedMessage,
-} from './sync-connect.js';
-import {parseUpstreamMessage, type InitConnectionMessage} from './sync-up.js';
+} from '../../src/protocol/sync-connect.js';
+import {parseUpstreamMessage, type InitConnectionMessage} from '../../src/protocol/sync-up.js';
 
 type ReferenceConnect = {
   encodeSecProtocols(initConnectionMessage: unknown, authToken: string | undefined): string;

@@ -6,16 +6,15 @@
 import path from 'node:path';
 import {pathToFileURL} from 'node:url';
 import {beforeAll, describe, expect, test} from 'vitest';
-// eslint-disable-next-line no-restricted-imports -- test compares with the reference
 import {boolean, createBuilder, createSchema, number, string, table} from '@rocicorp/zero';
-import type {AST} from './ast.js';
-import {ErrorKind} from './sync-errors.js';
+import type {AST} from '../../src/protocol/ast.js';
+import {ErrorKind} from '../../src/protocol/sync-errors.js';
 import {
   InvalidMessageError,
   parseUpstreamMessage,
   parseUpstreamText,
   type ClientSchema,
-} from './sync-up.js';
+} from '../../src/protocol/sync-up.js';
 
 type Reference = {
   parse(value: unknown, schema: unknown): unknown;
