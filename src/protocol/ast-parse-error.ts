@@ -106,7 +106,7 @@ function listOf(options: readonly string[]): string {
 }
 
 /** A short rendering of an offending value: scalars as JSON, containers by kind and size. */
-function describeValue(value: unknown): string {
+export function describeValue(value: unknown): string {
   if (value === undefined) {
     return 'nothing';
   }

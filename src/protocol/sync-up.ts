@@ -10,7 +10,7 @@
  * connection sends it and closes (§1.9).
  */
 import * as v from '@badrap/valita';
-import {ASTParseError, type ValitaIssue} from './ast-parse-error.js';
+import {ASTParseError, describeValue, type ValitaIssue} from './ast-parse-error.js';
 import {ErrorKind, ErrorOrigin, ProtocolError, type BasicErrorBody} from './sync-errors.js';
 import {inspectUpBodySchema, type InspectUpBody} from './sync-up-inspect.js';
 import {
@@ -132,7 +132,7 @@ export function parseUpstreamText(text: string): UpstreamMessage {
 export function parseUpstreamMessage(json: unknown): UpstreamMessage {
   if (!Array.isArray(json)) {
     throw new InvalidMessageError(
-      `Invalid message: expected an array [type, body] but got ${describeShape(json)}`,
+      `Invalid message: expected an array [type, body] but got ${describeValue(json)}`,
       'message',
     );
   }
@@ -145,7 +145,7 @@ export function parseUpstreamMessage(json: unknown): UpstreamMessage {
   const [type, body] = json as [unknown, unknown];
   if (!isUpstreamMessageType(type)) {
     throw new InvalidMessageError(
-      `Invalid message at message[0]: unknown message type ${describeShape(type)}; expected ` +
+      `Invalid message at message[0]: unknown message type ${describeValue(type)}; expected ` +
         `one of ${UPSTREAM_MESSAGE_TYPES.map((t) => JSON.stringify(t)).join(', ')}`,
       'message[0]',
     );
@@ -179,19 +179,4 @@ function tryBodySchema(type: UpstreamMessageType, body: unknown): v.ValitaResult
 
 function isUpstreamMessageType(type: unknown): type is UpstreamMessageType {
   return typeof type === 'string' && Object.hasOwn(BODY_SCHEMAS, type);
-}
-
-/** A short rendering of a value for error messages: strings quoted, containers by kind. */
-function describeShape(value: unknown): string {
-  if (value === undefined) {
-    return 'nothing';
-  }
-  if (Array.isArray(value)) {
-    return `an array of length ${value.length}`;
-  }
-  if (value !== null && typeof value === 'object') {
-    return 'an object';
-  }
-  const json = JSON.stringify(value) ?? String(value);
-  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
 }

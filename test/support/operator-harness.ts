@@ -1,3 +1,4 @@
+import type {Ordering} from '../../src/zql/ivm/data.js';
 import type {DataChange, Row as LiteRow} from '../../src/protocol/change-stream.js';
 import type {Node} from '../../src/zql/ivm/data.js';
 import type {Change, Input, Output} from '../../src/zql/ivm/operator.js';
@@ -96,3 +97,10 @@ export function relIds(node: Node, relationship: string): unknown[] {
   if (!rel) throw new Error(`node ${String(node.row.id)} has no relationship ${relationship}`);
   return ids(rel());
 }
+
+/** Orderings the operator tests share (complete: they end with the primary key). */
+export const BY_ID: Ordering = [['id', 'asc']];
+export const BY_MODIFIED: Ordering = [
+  ['modified', 'asc'],
+  ['id', 'asc'],
+];

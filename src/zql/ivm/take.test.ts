@@ -1,5 +1,7 @@
 import {describe, expect, test} from 'vitest';
 import {
+  BY_ID,
+  BY_MODIFIED,
   ISSUE_TABLES,
   Recorder,
   ids,
@@ -7,16 +9,10 @@ import {
   operatorWorld,
   type OperatorWorld,
 } from '../../../test/support/operator-harness.js';
-import type {Ordering} from './data.js';
+
 import {Join} from './join.js';
 import type {FetchRequest} from './operator.js';
 import {Take} from './take.js';
-
-const BY_ID: Ordering = [['id', 'asc']];
-const BY_MODIFIED: Ordering = [
-  ['modified', 'asc'],
-  ['id', 'asc'],
-];
 
 function issues(...idList: number[]): OperatorWorld {
   const w = operatorWorld(ISSUE_TABLES);

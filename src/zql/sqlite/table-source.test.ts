@@ -1,5 +1,7 @@
 import {describe, expect, test} from 'vitest';
 import {
+  BY_ID,
+  BY_MODIFIED,
   ISSUE_TABLES,
   Recorder,
   ids,
@@ -7,14 +9,8 @@ import {
   operatorWorld,
   type OperatorWorld,
 } from '../../../test/support/operator-harness.js';
-import type {Node, Ordering} from '../ivm/data.js';
+import type {Node} from '../ivm/data.js';
 import type {FetchRequest, Input} from '../ivm/operator.js';
-
-const BY_ID: Ordering = [['id', 'asc']];
-const BY_MODIFIED: Ordering = [
-  ['modified', 'asc'],
-  ['id', 'asc'],
-];
 
 /** Issues 1, 2, 3 (modified 10, 20, 30); 1 and 2 owned by user 7. */
 function world(): OperatorWorld {
