@@ -26,7 +26,14 @@ export async function startZcacheServer(
   const started = performance.now();
   const child = spawn(
     process.execPath,
-    ['--import', TSX, path.join(ROOT, 'src/bin/zero-cache.ts')],
+    // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles every process (the
+    // children inherit the supervisor's exec arguments).
+    [
+      ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      '--import',
+      TSX,
+      path.join(ROOT, 'src/bin/zero-cache.ts'),
+    ],
     {
       cwd: dir,
       env: {

@@ -21,6 +21,9 @@ export interface ChangeLogState {
 
 const FLUSH_ENTRIES = 2000;
 
+/** Statements run for every stored transaction: prepared once per connection, not parsed each time. */
+const PREPARED = {prepare: true} as const;
+
 export class ChangeLog {
   readonly #sql: postgres.Sql;
   readonly #schema: string;
@@ -115,9 +118,10 @@ export class ChangeLog {
           `INSERT INTO ${s}."changeLog" ("watermark","pos","change")
            SELECT w, p, c::json FROM unnest($1::text[], $2::int8[], $3::text[]) AS e(w, p, c)`,
           [batch.map((e) => e[0]), batch.map((e) => e[1]), batch.map((e) => e[2])],
+          PREPARED,
         );
       }
-      await tx.unsafe(`UPDATE ${s}."replicationState" SET "lastWatermark" = $1`, [last]);
+      await tx.unsafe(`UPDATE ${s}."replicationState" SET "lastWatermark" = $1`, [last], PREPARED);
     });
   }
 
@@ -133,6 +137,7 @@ export class ChangeLog {
         `SELECT "watermark", "pos", "change"::text AS "change" FROM ${s}."changeLog"
           WHERE ("watermark", "pos") > ($1, $2) ORDER BY "watermark", "pos" LIMIT $3`,
         [cursor[0], cursor[1], batchSize],
+        PREPARED,
       )) as unknown as {watermark: string; pos: string; change: string}[];
       for (const r of rows) yield toMessage(r.watermark, r.change);
       if (rows.length < batchSize) return;

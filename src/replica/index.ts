@@ -5,3 +5,4 @@
  */
 export {openReplica, readStateVersion, type ReplicaDb} from './replica-file.js';
 export {readRowChanges, type RowChange} from './row-changes.js';
+export {RowChangeWindow, type WindowedChanges} from './row-change-window.js';

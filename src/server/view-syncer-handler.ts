@@ -14,6 +14,8 @@ import {ensureCVRSchema} from '../view-syncer/cvr-schema.js';
 import {CVRStore, purgeInactive} from '../view-syncer/cvr-store.js';
 import {tokenVerifierFrom} from '../view-syncer/token-verifier.js';
 import {ViewSyncer} from '../view-syncer/view-syncer.js';
+import {SliceScheduler} from '../view-syncer/slice-scheduler.js';
+import {openReplica, RowChangeWindow} from '../replica/index.js';
 import type {
   SyncConnectionHandler,
   SyncConnectionHandlerContext,
@@ -80,6 +82,8 @@ export async function createViewSyncerHandler(
     : undefined;
   const verifier = await tokenVerifierFrom(config.auth);
   const stopGC = ctx.workerIndex === 0 ? startCVRGarbageCollection(ctx, cvrDb, shard) : () => {};
+  const recentChanges = new RowChangeWindow(openReplica(config.replica.file, {readonly: true}));
+  const slices = new SliceScheduler({yieldThresholdMs: config.yieldThresholdMs});
   const groups = new Map<string, ViewSyncer>();
   const idleTimers = new Map<string, NodeJS.Timeout>();
 
@@ -96,6 +100,8 @@ export async function createViewSyncerHandler(
         log,
         yieldThresholdMs: config.yieldThresholdMs,
         transformer,
+        recentChanges,
+        slices,
         inspector: {
           adminPassword: config.adminPassword,
           development: process.env.NODE_ENV === 'development',
@@ -172,12 +178,19 @@ export async function createViewSyncerHandler(
       });
     },
     onVersionReady() {
+      // One read of what changed, for every group, before they decide whether to step.
+      try {
+        recentChanges.refresh();
+      } catch (e) {
+        log.warn(`could not read the replica's recent changes (every group steps): ${e}`);
+      }
       for (const vs of groups.values()) vs.versionReady();
     },
     async drain() {
       stopGC();
       for (const vs of groups.values()) vs.stop();
       groups.clear();
+      recentChanges.close();
       await cvrDb.end({timeout: 5});
     },
   };

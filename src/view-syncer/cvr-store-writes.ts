@@ -9,16 +9,27 @@ import type {CVRInstance, DesireRecord, QueryRecord, RowRecord} from './cvr-type
 import {versionString} from './cvr-version.js';
 
 /**
- * The statements of a CVR flush and of garbage collection. Each takes an open transaction, the
- * quoted CVR schema and the client group. Record lists are written as a few `unnest` statements of
- * up to WRITE_BATCH records each (one array parameter per column), so that thousands of records
- * cost a handful of round trips. A record listed twice is written once, the last one winning
- * (Postgres refuses to upsert one key twice in a statement).
+ * The statements of a CVR flush and of garbage collection. Each builder takes a connection, the
+ * quoted CVR schema and the client group, and returns its statements *unsent*, so that a flush can
+ * send them all at once (pipelined, one round trip) in its transaction. Record lists are written
+ * as `unnest` statements of up to WRITE_BATCH records each (one array parameter per column). A
+ * record listed twice is written once, the last one winning (Postgres refuses to upsert one key
+ * twice in a statement).
  */
 
-type Tx = postgres.TransactionSql;
+type Tx = postgres.Sql | postgres.TransactionSql | postgres.ReservedSql;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Statement = postgres.PendingQuery<any>;
 
 const WRITE_BATCH = 5000;
+
+/**
+ * A statement postgres.js prepares once per connection. (`unsafe` statements are otherwise parsed
+ * and described on every run: two round trips each, and no pipelining.) Only for fixed SQL texts.
+ */
+function prepared(tx: Tx, sql: string, params: postgres.ParameterOrJSON<never>[]): Statement {
+  return tx.unsafe(sql, params as never[], {prepare: true});
+}
 
 function* batches<T>(items: readonly T[]): Generator<T[]> {
   for (let i = 0; i < items.length; i += WRITE_BATCH) yield items.slice(i, i + WRITE_BATCH);
@@ -38,15 +49,16 @@ const toTimestamp = (param: string) => `to_timestamp(${param}::float8 / 1000)`;
 
 /**
  * Writes the instance row with this task as owner since `lastConnectTime`. With `create`, inserts
- * it and returns false when a row already exists (another task created the CVR concurrently).
+ * it; the statement's count is then 0 when a row already exists (another task created the CVR
+ * concurrently).
  */
-export async function writeInstance(
+export function writeInstance(
   tx: Tx,
   s: string,
   instance: CVRInstance,
   ownership: {owner: string; grantedAt: number},
   create: boolean,
-): Promise<boolean> {
+): Statement {
   const values = [
     instance.clientGroupID,
     versionString(instance.version),
@@ -59,58 +71,69 @@ export async function writeInstance(
     instance.profileID,
   ];
   if (create) {
-    const inserted = await tx.unsafe(
+    return prepared(
+      tx,
       `INSERT INTO ${s}.instances ("clientGroupID", "version", "lastActive", "ttlClock",
          "replicaVersion", "owner", "grantedAt", "clientSchema", "profileID", "deleted")
        VALUES ($1, $2, ${toTimestamp('$3')}, $4, $5, $6, ${toTimestamp('$7')}, $8::text::jsonb, $9, FALSE)
        ON CONFLICT ("clientGroupID") DO NOTHING`,
       values,
     );
-    return inserted.count === 1;
   }
-  await tx.unsafe(
+  return prepared(
+    tx,
     `UPDATE ${s}.instances SET "version" = $2, "lastActive" = ${toTimestamp('$3')},
        "ttlClock" = $4, "replicaVersion" = $5, "owner" = $6, "grantedAt" = ${toTimestamp('$7')},
        "clientSchema" = $8::text::jsonb, "profileID" = $9
      WHERE "clientGroupID" = $1`,
     values,
   );
-  return true;
 }
 
 /** Removes the clients in `del`, then adds those in `put`. */
-export async function writeClients(
+export function writeClients(
   tx: Tx,
   s: string,
   clientGroupID: string,
   clients: {put?: readonly string[]; del?: readonly string[]},
-): Promise<void> {
+): Statement[] {
+  const out: Statement[] = [];
   if (clients.del?.length) {
-    await tx.unsafe(
-      `DELETE FROM ${s}.clients WHERE "clientGroupID" = $1 AND "clientID" = ANY($2::text[])`,
-      [clientGroupID, [...clients.del]],
+    out.push(
+      prepared(
+        tx,
+        `DELETE FROM ${s}.clients WHERE "clientGroupID" = $1 AND "clientID" = ANY($2::text[])`,
+        [clientGroupID, [...clients.del]],
+      ),
     );
   }
   for (const put of batches(clients.put ?? [])) {
-    await tx.unsafe(
-      `INSERT INTO ${s}.clients ("clientGroupID", "clientID")
+    out.push(
+      prepared(
+        tx,
+        `INSERT INTO ${s}.clients ("clientGroupID", "clientID")
        SELECT $1, c FROM unnest($2::text[]) AS c ON CONFLICT DO NOTHING`,
-      [clientGroupID, put],
+        [clientGroupID, put],
+      ),
     );
   }
+  return out;
 }
 
-export async function upsertQueries(
+export function upsertQueries(
   tx: Tx,
   s: string,
   clientGroupID: string,
   queries: readonly QueryRecord[],
-): Promise<void> {
+): Statement[] {
+  const out: Statement[] = [];
   queries.forEach((q) => assertQueryKindStorable(clientGroupID, q));
   const unique = lastOfEachKey(queries, (q) => q.queryHash);
   for (const batch of batches(unique)) {
-    await tx.unsafe(
-      `INSERT INTO ${s}.queries ("clientGroupID", "queryHash", "clientAST", "queryName",
+    out.push(
+      prepared(
+        tx,
+        `INSERT INTO ${s}.queries ("clientGroupID", "queryHash", "clientAST", "queryName",
          "queryArgs", "patchVersion", "transformationHash", "internal", "deleted")
        SELECT $1, h, ast::json, n, a::json, pv, th, i, d
          FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
@@ -120,32 +143,37 @@ export async function upsertQueries(
          "queryArgs" = EXCLUDED."queryArgs", "patchVersion" = EXCLUDED."patchVersion",
          "transformationHash" = EXCLUDED."transformationHash",
          "internal" = EXCLUDED."internal", "deleted" = EXCLUDED."deleted"`,
-      [
-        clientGroupID,
-        batch.map((q) => q.queryHash),
-        batch.map((q) => jsonOrNull(q.ast)),
-        batch.map((q) => q.name),
-        batch.map((q) => jsonOrNull(q.args)),
-        batch.map((q) => cookieOrNull(q.patchVersion)),
-        batch.map((q) => q.transformationHash),
-        boolTexts(batch.map((q) => q.kind === 'internal')),
-        boolTexts(batch.map((q) => q.deleted)),
-      ],
+        [
+          clientGroupID,
+          batch.map((q) => q.queryHash),
+          batch.map((q) => jsonOrNull(q.ast)),
+          batch.map((q) => q.name),
+          batch.map((q) => jsonOrNull(q.args)),
+          batch.map((q) => cookieOrNull(q.patchVersion)),
+          batch.map((q) => q.transformationHash),
+          boolTexts(batch.map((q) => q.kind === 'internal')),
+          boolTexts(batch.map((q) => q.deleted)),
+        ],
+      ),
     );
   }
+  return out;
 }
 
 /** Upserts desires. Each must name a query that is stored or written in the same flush. */
-export async function upsertDesires(
+export function upsertDesires(
   tx: Tx,
   s: string,
   clientGroupID: string,
   desires: readonly DesireRecord[],
-): Promise<void> {
+): Statement[] {
+  const out: Statement[] = [];
   const unique = lastOfEachKey(desires, (d) => JSON.stringify([d.clientID, d.queryHash]));
   for (const batch of batches(unique)) {
-    await tx.unsafe(
-      `INSERT INTO ${s}.desires ("clientGroupID", "clientID", "queryHash", "patchVersion",
+    out.push(
+      prepared(
+        tx,
+        `INSERT INTO ${s}.desires ("clientGroupID", "clientID", "queryHash", "patchVersion",
          "deleted", "ttlMs", "inactivatedAtMs")
        SELECT $1, c, h, pv, d, ttl, ia
          FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]::bool[], $6::float8[], $7::float8[])
@@ -153,37 +181,45 @@ export async function upsertDesires(
        ON CONFLICT ("clientGroupID", "clientID", "queryHash") DO UPDATE SET
          "patchVersion" = EXCLUDED."patchVersion", "deleted" = EXCLUDED."deleted",
          "ttlMs" = EXCLUDED."ttlMs", "inactivatedAtMs" = EXCLUDED."inactivatedAtMs"`,
-      [
-        clientGroupID,
-        batch.map((d) => d.clientID),
-        batch.map((d) => d.queryHash),
-        batch.map((d) => versionString(d.patchVersion)),
-        boolTexts(batch.map((d) => d.deleted)),
-        batch.map((d) => d.ttlMs),
-        batch.map((d) => d.inactivatedAtMs),
-      ],
+        [
+          clientGroupID,
+          batch.map((d) => d.clientID),
+          batch.map((d) => d.queryHash),
+          batch.map((d) => versionString(d.patchVersion)),
+          boolTexts(batch.map((d) => d.deleted)),
+          batch.map((d) => d.ttlMs),
+          batch.map((d) => d.inactivatedAtMs),
+        ],
+      ),
     );
   }
+  return out;
 }
 
 /** Upserts row records and records that the rows are flushed up to `rowsVersion`. */
-export async function upsertRows(
+export function upsertRows(
   tx: Tx,
   s: string,
   clientGroupID: string,
   rows: readonly RowRecord[],
   rowsVersion: string,
-): Promise<void> {
-  await tx.unsafe(
-    `INSERT INTO ${s}."rowsVersion" ("clientGroupID", "version") VALUES ($1, $2)
+): Statement[] {
+  const out: Statement[] = [];
+  out.push(
+    prepared(
+      tx,
+      `INSERT INTO ${s}."rowsVersion" ("clientGroupID", "version") VALUES ($1, $2)
      ON CONFLICT ("clientGroupID") DO UPDATE SET "version" = $2`,
-    [clientGroupID, rowsVersion],
+      [clientGroupID, rowsVersion],
+    ),
   );
   const keyed = rows.map((r) => ({row: r, key: canonicalRowKey(r.rowKey)}));
   const unique = lastOfEachKey(keyed, (k) => JSON.stringify([k.row.table, k.key]));
   for (const batch of batches(unique)) {
-    await tx.unsafe(
-      `INSERT INTO ${s}.rows ("clientGroupID", "table", "rowKey", "rowVersion", "patchVersion",
+    out.push(
+      prepared(
+        tx,
+        `INSERT INTO ${s}.rows ("clientGroupID", "table", "rowKey", "rowVersion", "patchVersion",
          "refCounts")
        SELECT $1, t, k, rv, pv, rc::jsonb
          FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
@@ -191,16 +227,18 @@ export async function upsertRows(
        ON CONFLICT ("clientGroupID", "table", "rowKey") DO UPDATE SET
          "rowVersion" = EXCLUDED."rowVersion", "patchVersion" = EXCLUDED."patchVersion",
          "refCounts" = EXCLUDED."refCounts"`,
-      [
-        clientGroupID,
-        batch.map((k) => k.row.table),
-        batch.map((k) => k.key),
-        batch.map((k) => k.row.rowVersion),
-        batch.map((k) => versionString(k.row.patchVersion)),
-        batch.map((k) => jsonOrNull(k.row.refCounts)),
-      ],
+        [
+          clientGroupID,
+          batch.map((k) => k.row.table),
+          batch.map((k) => k.key),
+          batch.map((k) => k.row.rowVersion),
+          batch.map((k) => versionString(k.row.patchVersion)),
+          batch.map((k) => jsonOrNull(k.row.refCounts)),
+        ],
+      ),
     );
   }
+  return out;
 }
 
 /**

@@ -24,6 +24,7 @@ import {
   upsertRows,
   writeClients,
   writeInstance,
+  type Statement,
 } from './cvr-store-writes.js';
 import type {CVRInstance, CVRSnapshot, DesireRecord, QueryRecord, RowRecord} from './cvr-types.js';
 import {compareVersions, EMPTY_CVR_VERSION, versionString, type CVRVersion} from './cvr-version.js';
@@ -55,6 +56,11 @@ const READ_BATCH = 5000;
  *   version (`rowsVersion` = `version`) and reads of rows need not wait for pending writes.
  * - A garbage-collected group stays gone: loads and flushes fail with `ClientGroupPurgedError`.
  */
+/** Fixed statement texts run on every step: prepared once per connection (see cvr-store-writes). */
+const PREPARED = {prepare: true} as const;
+
+type LockedInstance = Pick<InstanceRow, 'version' | 'owner' | 'grantedAt' | 'deleted'>;
+
 export class CVRStore {
   readonly #sql: postgres.Sql;
   readonly #schema: string;
@@ -83,20 +89,24 @@ export class CVRStore {
           `SELECT "version", "lastActive", "ttlClock", "replicaVersion", "owner", "grantedAt",
              "clientSchema", "profileID", "deleted" FROM ${s}.instances WHERE "clientGroupID" = $1`,
           [id],
+          PREPARED,
         ),
         tx.unsafe<{clientID: string}[]>(
           `SELECT "clientID" FROM ${s}.clients WHERE "clientGroupID" = $1`,
           [id],
+          PREPARED,
         ),
         tx.unsafe<QueryRow[]>(
           `SELECT "queryHash", "clientAST", "queryName", "queryArgs", "patchVersion",
              "transformationHash", "internal", "deleted" FROM ${s}.queries WHERE "clientGroupID" = $1`,
           [id],
+          PREPARED,
         ),
         tx.unsafe<DesireRow[]>(
           `SELECT "clientID", "queryHash", "patchVersion", "deleted", "ttlMs", "inactivatedAtMs"
              FROM ${s}.desires WHERE "clientGroupID" = $1`,
           [id],
+          PREPARED,
         ),
       ],
     );
@@ -144,11 +154,13 @@ export class CVRStore {
         WHERE "clientGroupID" = $1 AND NOT "deleted"
           AND ("grantedAt" IS NULL OR "grantedAt" <= to_timestamp($3::float8 / 1000))`,
       [this.#clientGroupID, this.#taskID, lastConnectTime],
+      PREPARED,
     );
     if (taken.count === 1) return;
     const [now] = await this.#sql.unsafe<Pick<InstanceRow, 'owner' | 'grantedAt' | 'deleted'>[]>(
       `SELECT "owner", "grantedAt", "deleted" FROM ${s}.instances WHERE "clientGroupID" = $1`,
       [this.#clientGroupID],
+      PREPARED,
     );
     if (!now || now.deleted) throw new ClientGroupPurgedError(this.#clientGroupID);
     const grantedAt = now.grantedAt?.getTime() ?? null;
@@ -176,31 +188,73 @@ export class CVRStore {
       );
     }
     const s = this.#schema;
-    await this.#sql.begin('isolation level read committed', async (tx) => {
-      await this.#checkVersionAndOwnership(tx, expected, lastConnectTime);
-      const ownership = {owner: this.#taskID, grantedAt: lastConnectTime};
-      const wrote = await writeInstance(tx, s, instance, ownership, expected === null);
-      if (!wrote) throw new ConcurrentModificationError(id, null, '(created concurrently)');
-      if (update.clients) await writeClients(tx, s, id, update.clients);
-      if (update.queries?.length) await upsertQueries(tx, s, id, update.queries);
-      if (update.desires?.length) await upsertDesires(tx, s, id, update.desires);
-      await upsertRows(tx, s, id, update.rows ?? [], versionString(instance.version));
-    });
+    const ownership = {owner: this.#taskID, grantedAt: lastConnectTime};
+    await this.#pipelinedTransaction(
+      (tx) => [
+        this.#lockInstance(tx),
+        writeInstance(tx, s, instance, ownership, expected === null),
+        ...(update.clients ? writeClients(tx, s, id, update.clients) : []),
+        ...upsertQueries(tx, s, id, update.queries ?? []),
+        ...upsertDesires(tx, s, id, update.desires ?? []),
+        ...upsertRows(tx, s, id, update.rows ?? [], versionString(instance.version)),
+      ],
+      ([locked, wrote]) => {
+        this.#checkVersionAndOwnership(
+          locked![0] as LockedInstance | undefined,
+          expected,
+          lastConnectTime,
+        );
+        if (expected === null && wrote!.count !== 1)
+          throw new ConcurrentModificationError(id, null, '(created concurrently)');
+      },
+    );
   }
 
-  async #checkVersionAndOwnership(
-    tx: postgres.TransactionSql,
-    expected: CVRVersion | null,
-    lastConnectTime: number,
+  /**
+   * Runs statements in one transaction sent at once (BEGIN, the statements: one round trip), then
+   * `check` on their results decides between COMMIT and ROLLBACK (a second). Statements after the
+   * row lock see what it locked; nothing is visible to others unless `check` passes.
+   */
+  async #pipelinedTransaction(
+    statements: (tx: postgres.ReservedSql) => Statement[],
+    check: (results: postgres.RowList<postgres.Row[]>[]) => void,
   ): Promise<void> {
-    const id = this.#clientGroupID;
-    const [row] = await tx.unsafe<
-      Pick<InstanceRow, 'version' | 'owner' | 'grantedAt' | 'deleted'>[]
-    >(
+    const tx = await this.#sql.reserve();
+    try {
+      const sent = [
+        tx.unsafe('BEGIN ISOLATION LEVEL READ COMMITTED').execute(),
+        ...statements(tx).map((q) => q.execute()),
+      ];
+      const settled = await Promise.allSettled(sent);
+      try {
+        const failed = settled.find((r) => r.status === 'rejected');
+        if (failed) throw (failed as PromiseRejectedResult).reason;
+        check(settled.slice(1).map((r) => (r as PromiseFulfilledResult<never>).value));
+      } catch (e) {
+        await tx.unsafe('ROLLBACK');
+        throw e;
+      }
+      await tx.unsafe('COMMIT');
+    } finally {
+      tx.release();
+    }
+  }
+
+  #lockInstance(tx: postgres.ReservedSql): Statement {
+    return tx.unsafe(
       `SELECT "version", "owner", "grantedAt", "deleted" FROM ${this.#schema}.instances
         WHERE "clientGroupID" = $1 FOR UPDATE`,
-      [id],
+      [this.#clientGroupID],
+      PREPARED,
     );
+  }
+
+  #checkVersionAndOwnership(
+    row: LockedInstance | undefined,
+    expected: CVRVersion | null,
+    lastConnectTime: number,
+  ): void {
+    const id = this.#clientGroupID;
     if (row?.deleted) throw new ClientGroupPurgedError(id);
     const grantedAt = row?.grantedAt?.getTime() ?? null;
     if (row && row.owner !== this.#taskID && (grantedAt ?? 0) > lastConnectTime) {
@@ -233,6 +287,7 @@ export class CVRStore {
           WHERE "clientGroupID" = $1 AND "patchVersion" <= $2
             ${afterCookie === null ? '' : 'AND "patchVersion" > $3'}`,
         params,
+        PREPARED,
       );
       for await (const batch of rows.cursor(batchSize)) yield batch.map(rowFromRow);
     } finally {
@@ -250,6 +305,7 @@ export class CVRStore {
       `SELECT ${ROW_COLUMNS} FROM ${this.#schema}.rows
         WHERE "clientGroupID" = $1 AND "refCounts" ?| $2::text[]`,
       [this.#clientGroupID, [...queryHashes]],
+      PREPARED,
     );
     return rows.map(rowFromRow);
   }
@@ -259,6 +315,7 @@ export class CVRStore {
     const rows = await this.#sql.unsafe<RowsRow[]>(
       `SELECT ${ROW_COLUMNS} FROM ${this.#schema}.rows WHERE "clientGroupID" = $1`,
       [this.#clientGroupID],
+      PREPARED,
     );
     return rows.map(rowFromRow);
   }
@@ -272,6 +329,7 @@ export class CVRStore {
       await tx.unsafe(
         `SELECT 1 FROM ${this.#schema}.instances WHERE "clientGroupID" = $1 FOR UPDATE`,
         [this.#clientGroupID],
+        PREPARED,
       );
       await tombstoneClientGroups(tx, this.#schema, [this.#clientGroupID]);
     });
@@ -301,6 +359,7 @@ export async function purgeInactive(
         WHERE NOT "deleted" AND "lastActive" < to_timestamp($1::float8 / 1000)
         ORDER BY "lastActive" LIMIT $2 FOR UPDATE SKIP LOCKED`,
       [now - olderThanMs, batchSize],
+      PREPARED,
     );
     await tombstoneClientGroups(
       tx,
@@ -310,6 +369,7 @@ export async function purgeInactive(
     await tx.unsafe(
       `DELETE FROM ${s}.instances WHERE "deleted" AND "lastActive" < to_timestamp($1::float8 / 1000)`,
       [now - tombstoneRetentionMs],
+      PREPARED,
     );
     return ids.length;
   });

@@ -1,5 +1,6 @@
 import type {AST} from '../protocol/ast.js';
 import type {ReplicaDb} from '../replica/replica-file.js';
+import type {WindowedChanges} from '../replica/row-change-window.js';
 import type {LexiVersion} from '../shared/lexi-version.js';
 import {buildPipeline, QueryRows, ReplicaSources, type RowPatch} from '../zql/index.js';
 
@@ -75,6 +76,20 @@ export class PipelineDriver {
     this.#pending.delete(queryHash);
     this.#pipelines.get(queryHash)?.rows.destroy();
     this.#pipelines.delete(queryHash);
+  }
+
+  /**
+   * Moves the pipelines to `changes.head` without a read transaction when nothing since their
+   * version can alter them (their results at the head equal those at their version). Returns
+   * false when a step is needed instead: queries wait to hydrate, the changes do not reach back to
+   * the pipelines' version, or some change may touch them.
+   */
+  skipUnaffected(changes: WindowedChanges | undefined): boolean {
+    if (this.#version === null || this.#pending.size > 0 || !changes) return false;
+    if (changes.head <= this.#version) return true;
+    if (this.#sources.affectedBy(changes)) return false;
+    this.#version = changes.head;
+    return true;
   }
 
   /**

@@ -3,6 +3,7 @@ import type {DownstreamMessage, ErroredQuery, SchemaVersions} from '../protocol/
 import {ProtocolError} from '../protocol/sync-errors.js';
 import type {ClientSchema, InitConnectionBody, UpQueryOp} from '../protocol/sync-up-queries.js';
 import {cachedStatement, openReplica, type ReplicaDb} from '../replica/replica-file.js';
+import type {RowChangeWindow} from '../replica/row-change-window.js';
 import type {Logger} from '../shared/log.js';
 import type {ApiServerAuth} from '../custom/api-server-call.js';
 import type {CustomQuery, QueryTransformer} from '../custom/query-transformer.js';
@@ -32,6 +33,7 @@ import {PokeBuilder} from './poke-builder.js';
 import {QuerySet, type DesiredPatch} from './query-set.js';
 import {applyReadPermissions, readPermissions} from './read-permissions.js';
 import {RowSet, type RowChangeOut} from './row-set.js';
+import {SliceScheduler, type StepSlices} from './slice-scheduler.js';
 import {TTLClock} from './ttl.js';
 
 /**
@@ -66,6 +68,10 @@ export interface ViewSyncerOptions {
   /** Transforms custom queries through ZERO_QUERY_URL; absent when none is configured. */
   transformer?: QueryTransformer | undefined;
   inspector?: InspectorOptions | undefined;
+  /** The worker's time slicing, shared by its groups (one of their own when absent). */
+  slices?: SliceScheduler | undefined;
+  /** The worker's shared view of recent replica changes; lets unaffected groups skip a step. */
+  recentChanges?: RowChangeWindow | undefined;
   now?: () => number;
 }
 
@@ -85,8 +91,11 @@ export class ViewSyncer {
   #stopped = false;
   #expiryTimer: NodeJS.Timeout | undefined;
 
+  readonly #slices: SliceScheduler;
+
   constructor(opts: ViewSyncerOptions) {
     this.#o = opts;
+    this.#slices = opts.slices ?? new SliceScheduler({yieldThresholdMs: opts.yieldThresholdMs});
   }
 
   get clientCount(): number {
@@ -165,8 +174,20 @@ export class ViewSyncer {
     this.#advanceQueued = true;
     void this.#enqueue(() => {
       this.#advanceQueued = false;
-      return this.#step();
+      return this.#unaffectedByNewVersion() ? Promise.resolve() : this.#step();
     }).catch(() => {});
+  }
+
+  /** True when the worker's recent changes show nothing this group's pipelines can see. */
+  #unaffectedByNewVersion(): boolean {
+    const window = this.#o.recentChanges;
+    const version = this.#driver.version;
+    if (!window || version === null) return false;
+    const changes = window.since(version);
+    // A change of deployed permissions rebuilds the group's pipelines (see #step).
+    const permissions = `${this.#o.appID}.permissions`;
+    if (!changes || changes.entries.some((e) => e.table === permissions)) return false;
+    return this.#driver.skipUnaffected(changes);
   }
 
   #advanceQueued = false;
@@ -295,6 +316,15 @@ export class ViewSyncer {
   }
 
   async #step(config?: ConfigChange, clientAdded = false): Promise<void> {
+    const slices = this.#slices.beginStep();
+    try {
+      await this.#stepIn(slices, config, clientAdded);
+    } finally {
+      slices.end();
+    }
+  }
+
+  async #stepIn(slices: StepSlices, config?: ConfigChange, clientAdded = false): Promise<void> {
     const cvr = this.#cvr!;
     const old = cvr.instance.version;
     const ttl = this.#ttl.value();
@@ -330,7 +360,7 @@ export class ViewSyncer {
     }
     if (custom.length) gotChanges.push(...(await this.#addCustomQueries(custom, tentative)));
     const failedQueries: ErroredQuery[] = [];
-    const outcome = await this.#runSliced(
+    const outcome = await slices.run(
       this.#driver.step((result, sources) => {
         // A (re)hydrated query's patches are its whole result: drop the references the CVR holds
         // for it (e.g. from before a restart) so rows it no longer has are deleted.
@@ -496,19 +526,6 @@ export class ViewSyncer {
       return row ? {minSupportedVersion: row.min, maxSupportedVersion: row.max} : undefined;
     } catch {
       return undefined;
-    }
-  }
-
-  /** Runs a generator in time slices, letting other groups' work run between slices. */
-  async #runSliced<T>(gen: Generator<void, T>): Promise<T> {
-    let lap = performance.now();
-    for (;;) {
-      const r = gen.next();
-      if (r.done) return r.value;
-      if (performance.now() - lap > this.#o.yieldThresholdMs) {
-        await new Promise((resolve) => setImmediate(resolve));
-        lap = performance.now();
-      }
     }
   }
 

@@ -175,3 +175,31 @@ test('a paused hydration resumes on its own snapshot while the replica moves on'
   ]);
   expect(sources.rowsRead()).toBe(4);
 });
+
+test('hydration pauses every few rows read, even when a filter drops every one of them', () => {
+  const f = replicaFixture({item: {columns: {id: 'int4', v: 'text'}, primaryKey: ['id']}});
+  f.tx(...Array.from({length: 640}, (_, i) => f.insert('item', {id: i, v: `v${i}`})));
+  const sources = new ReplicaSources(f.db);
+  const rows = new QueryRows(
+    buildPipeline(
+      {
+        table: 'item',
+        where: {
+          type: 'simple',
+          op: 'LIKE',
+          left: {type: 'column', name: 'v'},
+          right: {type: 'literal', value: '%none%'},
+        },
+        orderBy: [['id', 'asc']],
+      },
+      sources,
+    ),
+  );
+  const pauses = sources.read(() => {
+    let n = 0;
+    for (const _ of rows.hydrate()) n++;
+    return n;
+  });
+  expect(pauses).toBeGreaterThanOrEqual(10);
+  expect(rows.takeChanges()).toEqual([]);
+});

@@ -1,6 +1,7 @@
 import {rowKeyString, type Node, type Row} from './ivm/data.js';
 import {
   assertInvariant,
+  PAUSE,
   type Change,
   type Input,
   type Output,
@@ -50,11 +51,11 @@ export class QueryRows implements Output {
     return this.#input.getSchema();
   }
 
-  /** Fetches the whole result; yields after each root node so the caller can pause. */
+  /** Fetches the whole result; yields after each root node and each PAUSE, so the caller can stop. */
   *hydrate(): Generator<void> {
     const schema = this.schema;
-    for (const node of this.#input.fetch({})) {
-      this.#addTree(schema, node);
+    for (const node of this.#input.fetch({pauses: true})) {
+      if (node !== PAUSE) this.#addTree(schema, node);
       yield;
     }
   }

@@ -27,6 +27,9 @@ export async function setup(project: TestProject) {
         max_connections: 600,
         fsync: 'off',
         synchronous_commit: 'off',
+        // With synchronous_commit off, commits reach logical replication when the WAL writer
+        // flushes: every 200 ms by default, which would batch every test's writes that way.
+        wal_writer_delay: '10ms',
         full_page_writes: 'off',
       },
     });

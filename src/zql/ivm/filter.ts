@@ -1,7 +1,7 @@
 import {UnaryOperator} from './unary-operator.js';
 import type {Condition} from '../../protocol/ast.js';
 import type {Node} from './data.js';
-import {assertInvariant, type Change, type FetchRequest, type Input} from './operator.js';
+import {assertInvariant, PAUSE, type Change, type FetchRequest, type Input} from './operator.js';
 import {simplePredicate, type RowPredicate} from './predicate.js';
 import {withRelationshipBefore} from './relationship-before.js';
 
@@ -30,7 +30,7 @@ export class Filter extends UnaryOperator {
   }
 
   *fetch(req: FetchRequest): Iterable<Node> {
-    for (const node of this.input.fetch(req)) if (this.#passes(node)) yield node;
+    for (const node of this.input.fetch(req)) if (node === PAUSE || this.#passes(node)) yield node;
   }
 
   push(change: Change): void {

@@ -2,6 +2,7 @@ import type {Node, Row, Value} from './data.js';
 import {withRelationshipBefore} from './relationship-before.js';
 import {
   NO_OUTPUT,
+  PAUSE,
   type Change,
   type FetchRequest,
   type Input,
@@ -64,7 +65,8 @@ export class Join implements Input {
   }
 
   *fetch(req: FetchRequest): Iterable<Node> {
-    for (const node of this.#a.parent.fetch(req)) yield this.#decorate(node);
+    for (const node of this.#a.parent.fetch(req))
+      yield node === PAUSE ? node : this.#decorate(node);
   }
 
   #decorate(node: Node): Node {

@@ -20,7 +20,20 @@ export interface FetchRequest {
   readonly start?: {readonly row: Row; readonly basis: 'at' | 'after'} | undefined;
   /** Fetch in reverse order (from the end, or backwards from `start`). */
   readonly reverse?: boolean | undefined;
+  /** The caller takes PAUSE markers in the stream (see PAUSE). Not passed to nested fetches. */
+  readonly pauses?: boolean | undefined;
 }
+
+/**
+ * A marker that sources put in a fetch stream that asked for it (`pauses`), every few rows they
+ * read, so that a time-sliced caller can stop between slices even while operators drop every row
+ * (a filter that matches nothing would otherwise scan a whole table in one slice). Operators pass
+ * it on as it is: they never count, compare, filter or decorate it.
+ */
+export const PAUSE: Node = Object.freeze({
+  row: Object.freeze({}),
+  relationships: Object.freeze({}),
+}) as Node;
 
 export type Change =
   | {readonly type: 'add'; readonly node: Node}

@@ -1,7 +1,7 @@
 import {UnaryOperator} from './unary-operator.js';
 import type {Bound} from '../../protocol/ast.js';
 import type {Node, Row} from './data.js';
-import {type Change, type FetchRequest, type Input} from './operator.js';
+import {PAUSE, type Change, type FetchRequest, type Input} from './operator.js';
 
 /** Skip (`start`): only rows after the bound row (or at/after it when not exclusive). */
 export class Skip extends UnaryOperator {
@@ -20,7 +20,7 @@ export class Skip extends UnaryOperator {
   *fetch(req: FetchRequest): Iterable<Node> {
     if (req.reverse) {
       for (const node of this.input.fetch(req)) {
-        if (!this.#inRange(node.row)) return;
+        if (node !== PAUSE && !this.#inRange(node.row)) return;
         yield node;
       }
       return;

@@ -1,6 +1,6 @@
 import {UnaryOperator} from './unary-operator.js';
 import {rowKeyString, type Node, type Row, type Value} from './data.js';
-import {assertInvariant, type Change, type FetchRequest, type Input} from './operator.js';
+import {assertInvariant, PAUSE, type Change, type FetchRequest, type Input} from './operator.js';
 
 /**
  * Take (`limit`): the first `limit` rows in order — per partition (the rows sharing the values of
@@ -36,6 +36,10 @@ export class Take extends UnaryOperator {
     );
     if (constrainsPartition) this.#ensureState(req.constraint ?? {});
     for (const node of this.input.fetch(req)) {
+      if (node === PAUSE) {
+        yield node;
+        continue;
+      }
       const state = this.#state.get(this.#partitionOf(node.row));
       if (!state?.bound || cmp(node.row, state.bound) > 0) {
         // Past the bound: nothing further forward can be in range (partition-constrained fetch).

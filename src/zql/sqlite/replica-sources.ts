@@ -1,6 +1,7 @@
 import {ident} from '../../replica/names.js';
 import {readStateVersion, type ReplicaDb} from '../../replica/replica-file.js';
 import {readRowChanges, rowChangesPurgedBefore} from '../../replica/row-changes.js';
+import type {WindowedChanges} from '../../replica/row-change-window.js';
 import {readPrimaryKey} from '../../replica/table-ddl.js';
 import type {LexiVersion} from '../../shared/lexi-version.js';
 import type {SourceProvider} from '../builder/pipeline-builder.js';
@@ -143,6 +144,23 @@ export class ReplicaSources implements SourceProvider {
       for (const s of this.#sources.values()) s.overlay.clear();
       if (own) this.#db.exec('COMMIT');
     }
+  }
+
+  /**
+   * Whether the changes could alter any pipeline over these sources: a table-wide change to a
+   * table they read, or a row that in some state passes a source's pushed-down conditions. False
+   * is a promise (advancing would push nothing through); true is only a possibility.
+   */
+  affectedBy(changes: WindowedChanges): boolean {
+    for (const e of changes.entries) {
+      const source = this.#sources.get(e.table);
+      if (!source) continue;
+      if (!e.rowKey) return true;
+      if (e.oldRow && source.mayMatch(e.oldRow)) return true;
+      const now = changes.headImage(e);
+      if (now && source.mayMatch(now)) return true;
+    }
+    return false;
   }
 
   /** The current row with this key (client values), read in the caller's transaction. */

@@ -4,6 +4,7 @@ import type {ReplicaDb} from '../../replica/replica-file.js';
 import {makeComparator, rowKeyString, type Node, type Ordering, type Row} from '../ivm/data.js';
 import {
   NO_OUTPUT,
+  PAUSE,
   type FetchRequest,
   type Input,
   type Output,
@@ -71,6 +72,18 @@ export class TableSource {
     const i = this.#connections.indexOf(c);
     if (i >= 0) this.#connections.splice(i, 1);
     this.#connections.forEach((conn, j) => (conn.index = j));
+  }
+
+  /**
+   * Whether a row in this state could be seen by any pipeline reading the table: it passes the
+   * conditions pushed into some connection. False means a change between states that all fail
+   * cannot change any pipeline's result.
+   */
+  mayMatch(raw: Record<string, unknown>): boolean {
+    if (this.#connections.length === 0) return false;
+    if (this.#connections.some((c) => c.unfiltered)) return true;
+    const row = this.decode(raw);
+    return this.#connections.some((c) => c.passes(row));
   }
 
   /** A raw replica row or row image → client row. */
@@ -153,8 +166,16 @@ class SourceConnection implements Input {
     this.#source.disconnect(this);
   }
 
+  get unfiltered(): boolean {
+    return this.#predicates.length === 0;
+  }
+
+  passes(row: Row): boolean {
+    return this.#predicates.every((p) => p(row));
+  }
+
   pushRow(type: 'add' | 'remove', row: Row): void {
-    if (!this.#predicates.every((p) => p(row))) return;
+    if (!this.passes(row)) return;
     this.#output.push({type, node: {row, relationships: {}}}, this);
   }
 
@@ -183,7 +204,19 @@ class SourceConnection implements Input {
       compare: this.#schema.compareRows,
       reverse: req.reverse ?? false,
     });
-    yield* startAt(rows, req, this.#schema.compareRows);
+    const nodes = startAt(rows, req, this.#schema.compareRows);
+    yield* req.pauses ? withPauses(nodes) : nodes;
+  }
+}
+
+/** Rows between PAUSE markers in a stream that takes them. */
+const ROWS_PER_PAUSE = 64;
+
+function* withPauses(nodes: Iterable<Node>): Iterable<Node> {
+  let n = 0;
+  for (const node of nodes) {
+    yield node;
+    if (++n % ROWS_PER_PAUSE === 0) yield PAUSE;
   }
 }
 
