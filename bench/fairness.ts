@@ -1,9 +1,7 @@
-import WebSocket from 'ws';
-import {encodeSecProtocols} from '../src/protocol/sync-connect.js';
 import {scaled, type BenchContext} from './bench-context.js';
 import {createBenchDatabase} from './bench-postgres.js';
+import {ALLOW_ALL, measureCommitToPoke, openGroup, watchCells} from './cell-watchers.js';
 import {int, ms} from './figures.js';
-import {summarize} from './percentiles.js';
 import {startZcacheServer} from './zcache-server.js';
 
 /**
@@ -18,12 +16,6 @@ import {startZcacheServer} from './zcache-server.js';
  * (about 0.2 s per 300k rows here). Such a query wants an index upstream, as with zero-cache.
  */
 const BENCH = 'fairness';
-const SCHEMA = {
-  tables: {
-    cell: {columns: {id: {type: 'number'}, seq: {type: 'number'}}, primaryKey: ['id']},
-    heavy: {columns: {id: {type: 'number'}, v: {type: 'string'}}, primaryKey: ['id']},
-  },
-};
 
 export async function benchFairness(ctx: BenchContext): Promise<void> {
   const groups = scaled(ctx, 200, 20);
@@ -36,19 +28,18 @@ export async function benchFairness(ctx: BenchContext): Promise<void> {
       INSERT INTO heavy SELECT g, md5(g::text) FROM generate_series(1, ${scaled(ctx, 300_000, 20_000)}) g;`);
     const server = await startZcacheServer(db.url, {ZERO_NUM_SYNC_WORKERS: '1'});
     try {
-      await db.sql`UPDATE zero.permissions SET permissions = ${db.sql.json({tables: {cell: allowAll, heavy: allowAll}} as never)}`;
+      await db.sql`UPDATE zero.permissions SET permissions = ${db.sql.json({tables: {cell: ALLOW_ALL, heavy: ALLOW_ALL}} as never)}`;
       await new Promise((r) => setTimeout(r, 500));
-      const watchers = await Promise.all(
-        Array.from({length: groups}, (_, i) => watch(server.url, i + 1)),
-      );
-      const quiet = await measure(db.sql, watchers, ctx);
+      const watchers = await watchCells(server.url, groups);
+      const commits = scaled(ctx, 400, 100);
+      const quiet = await measureCommitToPoke(db.sql, watchers, commits);
       ctx.report({
         bench: BENCH,
         metric: `commit → poke, ${int(groups)} groups on one worker`,
         value: `${ms(quiet.p50)} p50 / ${ms(quiet.p99)} p99`,
       });
       const heavy = watchHeavy(server.url);
-      const busy = await measure(db.sql, watchers, ctx);
+      const busy = await measureCommitToPoke(db.sql, watchers, commits);
       ctx.report({
         bench: BENCH,
         metric: `… while another group hydrates a multi-second query`,
@@ -64,54 +55,9 @@ export async function benchFairness(ctx: BenchContext): Promise<void> {
   }
 }
 
-const allowAll = {row: {select: [['allow', {type: 'and', conditions: []}]]}};
-
-interface Watcher {
-  ws: WebSocket;
-  id: number;
-  seen: Map<number, number>;
-}
-
-function open(server: string, group: string, query: object): WebSocket {
-  const init = [
-    'initConnection',
-    {desiredQueriesPatch: [{op: 'put', hash: 'q', ast: query}], clientSchema: SCHEMA},
-  ];
-  const q = `clientID=${group}-c&clientGroupID=${group}&ts=1&lmid=0`;
-  const ws = new WebSocket(`${server.replace('http', 'ws')}/sync/v44/connect?${q}`, [
-    encodeSecProtocols({initConnectionMessage: init as never}),
-  ]);
-  ws.on('error', () => {});
-  return ws;
-}
-
-function watch(server: string, id: number): Promise<Watcher> {
-  const ws = open(server, `watch-${id}`, {
-    table: 'cell',
-    where: {
-      type: 'simple',
-      op: '=',
-      left: {type: 'column', name: 'id'},
-      right: {type: 'literal', value: id},
-    },
-  });
-  const w: Watcher = {ws, id, seen: new Map()};
-  return new Promise((resolve) => {
-    ws.on('message', (d) => {
-      const [type, body] = JSON.parse(String(d)) as [
-        string,
-        {rowsPatch?: {value?: {seq: number}}[]},
-      ];
-      if (type === 'pokeEnd') resolve(w);
-      if (type !== 'pokePart') return;
-      for (const p of body.rowsPatch ?? []) if (p.value) w.seen.set(p.value.seq, performance.now());
-    });
-  });
-}
-
 function watchHeavy(server: string): Promise<number> {
   const started = performance.now();
-  const ws = open(server, 'heavy', {
+  const ws = openGroup(server, 'heavy', {
     table: 'heavy',
     where: {
       type: 'simple',
@@ -129,21 +75,4 @@ function watchHeavy(server: string): Promise<number> {
       }
     });
   });
-}
-
-let seq = 0;
-async function measure(sql: import('postgres').Sql, watchers: Watcher[], ctx: BenchContext) {
-  const commits: {seq: number; w: Watcher; at: number}[] = [];
-  const total = scaled(ctx, 400, 100);
-  for (let i = 0; i < total; i++) {
-    const w = watchers[i % watchers.length]!;
-    const s = ++seq;
-    await sql`UPDATE cell SET seq = ${s} WHERE id = ${w.id}`;
-    commits.push({seq: s, w, at: performance.now()});
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  await new Promise((r) => setTimeout(r, 2000));
-  return summarize(
-    commits.map((c) => (c.w.seen.get(c.seq) ?? Infinity) - c.at).filter(Number.isFinite),
-  );
 }

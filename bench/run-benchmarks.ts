@@ -10,6 +10,7 @@ import {benchReplication} from './replication-throughput.js';
 import {benchZqlHydration} from './zql-hydration.js';
 import {benchEndToEnd} from './e2e-sync.js';
 import {benchFairness} from './fairness.js';
+import {benchManyGroups} from './many-groups.js';
 
 /**
  * The benchmark runner behind `npm run bench` (see run.ts for the environment variables): starts an
@@ -22,6 +23,7 @@ const BENCHMARKS: Record<string, (ctx: BenchContext) => Promise<void>> = {
   zql: benchZqlHydration,
   e2e: benchEndToEnd,
   fairness: benchFairness,
+  'many-groups': benchManyGroups,
 };
 
 export async function runBenchmarks(): Promise<number> {

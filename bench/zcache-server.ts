@@ -1,26 +1,48 @@
-import {spawn} from 'node:child_process';
+import {execFileSync, spawn} from 'node:child_process';
 import {mkdtempSync, rmSync} from 'node:fs';
 import {createRequire} from 'node:module';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
-import {fileURLToPath, pathToFileURL} from 'node:url';
+import {fileURLToPath} from 'node:url';
 import {freePort} from '../test/support/ports.js';
 
-/** zcache started as a user starts it (supervisor and children), for end-to-end benchmarks. */
+/**
+ * zcache started as a user starts it in production (supervisor and children), for end-to-end
+ * benchmarks: the compiled build (`dist/`, built once per benchmark run by `buildZcache`), not
+ * TypeScript through tsx, whose in-process compiler would add its own time and memory.
+ */
 export interface ZcacheServer {
   url: string;
+  /** The supervisor's pid (its children are the replication process and the sync workers). */
+  pid: number;
   /** Milliseconds from spawn to the "zcache ready" line. */
   readyMs: number;
   stop(): Promise<void>;
 }
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+const ENTRY = path.join(ROOT, 'dist/bin/zero-cache.js');
+let built = false;
+
+/** Compiles src/ into dist/ (once per process). */
+export function buildZcache(): void {
+  if (built) return;
+  execFileSync(
+    process.execPath,
+    [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+    },
+  );
+  built = true;
+}
 
 export async function startZcacheServer(
   upstreamUrl: string,
   env: Record<string, string> = {},
 ): Promise<ZcacheServer> {
+  buildZcache();
   const dir = mkdtempSync(path.join(tmpdir(), 'zcache-bench-server-'));
   const port = await freePort();
   const started = performance.now();
@@ -28,12 +50,7 @@ export async function startZcacheServer(
     process.execPath,
     // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles every process (the
     // children inherit the supervisor's exec arguments).
-    [
-      ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-      '--import',
-      TSX,
-      path.join(ROOT, 'src/bin/zero-cache.ts'),
-    ],
+    [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ENTRY],
     {
       cwd: dir,
       env: {
@@ -60,6 +77,7 @@ export async function startZcacheServer(
   });
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
     readyMs,
     async stop() {
       const exited = new Promise((r) => child.once('exit', r));

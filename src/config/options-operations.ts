@@ -217,4 +217,16 @@ export const ZCACHE_OPTIONS = [
     zcacheOnly: true,
     help: 'Port of the embedded Postgres that zcache starts when --upstream-db is unset.',
   },
+  {
+    key: 'maxQueriesPerClientGroup',
+    flag: 'max-queries-per-client-group',
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: 1000,
+    zcacheOnly: true,
+    help:
+      'Queries one client group may run at once; queries added beyond it are refused with an ' +
+      'error to the client (it keeps the ones it has).',
+  },
 ] as const satisfies readonly OptionSpec[];

@@ -32,7 +32,7 @@ export const OPTION_SECTIONS = [
   {title: 'Logging', options: LOG_OPTIONS},
   {title: 'Replica backup (litestream)', options: LITESTREAM_OPTIONS},
   {title: 'Telemetry and events', options: TELEMETRY_OPTIONS},
-  {title: 'zcache only: embedded Postgres', options: ZCACHE_OPTIONS},
+  {title: 'zcache only', options: ZCACHE_OPTIONS},
 ] as const;
 
 export const OPTIONS: readonly OptionSpec[] = OPTION_SECTIONS.flatMap(

@@ -102,6 +102,7 @@ export async function createViewSyncerHandler(
         transformer,
         recentChanges,
         slices,
+        maxQueries: config.maxQueriesPerClientGroup,
         inspector: {
           adminPassword: config.adminPassword,
           development: process.env.NODE_ENV === 'development',

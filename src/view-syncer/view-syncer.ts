@@ -34,6 +34,9 @@ import {QuerySet, type DesiredPatch} from './query-set.js';
 import {applyReadPermissions, readPermissions} from './read-permissions.js';
 import {RowSet, type RowChangeOut} from './row-set.js';
 import {SliceScheduler, type StepSlices} from './slice-scheduler.js';
+import {admitQueries, tooManyQueriesMessage} from './query-admission.js';
+
+const DEFAULT_MAX_QUERIES = 1000;
 import {TTLClock} from './ttl.js';
 
 /**
@@ -68,6 +71,8 @@ export interface ViewSyncerOptions {
   /** Transforms custom queries through ZERO_QUERY_URL; absent when none is configured. */
   transformer?: QueryTransformer | undefined;
   inspector?: InspectorOptions | undefined;
+  /** Queries the group may run at once (ZCACHE_MAX_QUERIES_PER_CLIENT_GROUP). */
+  maxQueries?: number | undefined;
   /** The worker's time slicing, shared by its groups (one of their own when absent). */
   slices?: SliceScheduler | undefined;
   /** The worker's shared view of recent replica changes; lets unaffected groups skip a step. */
@@ -345,10 +350,20 @@ export class ViewSyncer {
         if (q.kind === 'client') this.#driver.removeQuery(q.queryHash);
       this.#permissionsKey = permissionsKey;
     }
-    const inDriver = new Set(this.#driver.queries());
+    const failedQueries: ErroredQuery[] = [];
+    const admission = admitQueries(
+      this.#queries.liveQueries(ttl),
+      new Set(this.#driver.queries()),
+      this.#o.maxQueries ?? DEFAULT_MAX_QUERIES,
+    );
+    for (const q of admission.refused) {
+      if (this.#queries.tombstone(q.queryHash, tentative))
+        gotChanges.push({op: 'del', hash: q.queryHash});
+      const message = tooManyQueriesMessage(this.#o.maxQueries ?? DEFAULT_MAX_QUERIES);
+      failedQueries.push({error: 'app', id: q.queryHash, name: q.name ?? '', message});
+    }
     const custom: CustomQuery[] = [];
-    for (const q of this.#queries.liveQueries(ttl)) {
-      if (inDriver.has(q.queryHash)) continue;
+    for (const q of admission.start) {
       if (q.kind === 'custom') custom.push({id: q.queryHash, name: q.name!, args: q.args ?? []});
       else if (q.ast) {
         const ast: AST =
@@ -359,7 +374,6 @@ export class ViewSyncer {
       }
     }
     if (custom.length) gotChanges.push(...(await this.#addCustomQueries(custom, tentative)));
-    const failedQueries: ErroredQuery[] = [];
     const outcome = await slices.run(
       this.#driver.step((result, sources) => {
         // A (re)hydrated query's patches are its whole result: drop the references the CVR holds

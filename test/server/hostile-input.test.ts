@@ -8,6 +8,10 @@ import {createZcacheNode, type ZcacheNode, type ZcacheProcess} from '../support/
  * Hostile input on the sync socket: each bad message gets an error (or a close code) on its own
  * socket, and the server keeps serving everyone else. The fuzz part is seeded (ZCACHE_TEST_SEED).
  */
+const MAX_QUERIES = 20;
+const ITEM_SCHEMA = {
+  tables: {item: {columns: {id: {type: 'number'}, v: {type: 'string'}}, primaryKey: ['id']}},
+};
 let db: TestDatabase;
 let node: ZcacheNode;
 let proc: ZcacheProcess;
@@ -16,7 +20,10 @@ beforeAll(async () => {
   db = await createTestDatabase('hostile');
   await db.sql`CREATE TABLE item (id int PRIMARY KEY, v text)`;
   await db.sql`INSERT INTO item VALUES (1, 'one')`;
-  node = await createZcacheNode({upstreamUrl: db.url, env: {ZERO_NUM_SYNC_WORKERS: '1'}});
+  node = await createZcacheNode({
+    upstreamUrl: db.url,
+    env: {ZERO_NUM_SYNC_WORKERS: '1', ZCACHE_MAX_QUERIES_PER_CLIENT_GROUP: String(MAX_QUERIES)},
+  });
   proc = node.start();
   await proc.waitForLine(/zcache ready/, {timeoutMs: 60_000});
 }, 90_000);
@@ -35,6 +42,8 @@ let n = 0;
 function exchange(
   send: (ws: WebSocket) => void,
   protocol: string | null = encodeSecProtocols({}),
+  waitMs = 1500,
+  until?: (messages: Outcome['messages']) => boolean,
 ): Promise<Outcome> {
   const q = `clientID=c${++n}&clientGroupID=hostile-${n % 7}&ts=1&lmid=0`;
   return new Promise((resolve, reject) => {
@@ -43,10 +52,11 @@ function exchange(
       protocol === null ? [] : [protocol],
     );
     const messages: Outcome['messages'] = [];
-    const timer = setTimeout(() => ws.close(), 1500);
+    const timer = setTimeout(() => ws.close(), waitMs);
     ws.on('message', (d) => {
       messages.push(JSON.parse(String(d)));
       if (messages.length === 1 && messages[0]![0] === 'connected') send(ws);
+      if (until?.(messages)) ws.close();
     });
     ws.on('close', (code) => {
       clearTimeout(timer);
@@ -168,3 +178,67 @@ test('a seeded flood of random and mutated messages leaves the server serving', 
   expect(ok.messages.some((m) => m[0] === 'pokeStart')).toBe(true);
   expect(proc.lines.some((l) => /exited unexpectedly|FATAL/i.test(l))).toBe(false);
 }, 120_000);
+
+const refusals = (messages: Outcome['messages']) =>
+  messages
+    .filter((m) => m[0] === 'transformError')
+    .flatMap((m) => m[1] as unknown as {id: string; message: string}[]);
+
+test('a flood of changeDesiredQueries: queries past the limit are refused, others keep syncing', async () => {
+  const put = (i: number) => ({
+    op: 'put',
+    hash: `flood-${i}`,
+    ast: {
+      table: 'item',
+      where: {
+        type: 'simple',
+        op: '>',
+        left: {type: 'column', name: 'id'},
+        right: {type: 'literal', value: i},
+      },
+    },
+  });
+  const flood = exchange(
+    (ws) => {
+      ws.send(
+        JSON.stringify(['initConnection', {desiredQueriesPatch: [], clientSchema: ITEM_SCHEMA}]),
+      );
+      for (let i = 0; i < 2000; i++)
+        ws.send(JSON.stringify(['changeDesiredQueries', {desiredQueriesPatch: [put(i)]}]));
+    },
+    undefined,
+    30_000,
+    (ms) => refusals(ms).length >= 2000 - MAX_QUERIES,
+  );
+  // Meanwhile another group syncs as usual.
+  const other = await exchange((ws) =>
+    ws.send(
+      JSON.stringify([
+        'initConnection',
+        {
+          desiredQueriesPatch: [
+            {op: 'put', hash: 'calm', ast: {table: 'item', orderBy: [['id', 'asc']]}},
+          ],
+          clientSchema: ITEM_SCHEMA,
+        },
+      ]),
+    ),
+  );
+  expect(other.messages.some((m) => m[0] === 'pokeStart')).toBe(true);
+  const o = await flood;
+  const refused = refusals(o.messages);
+  expect(refused.length).toBe(2000 - MAX_QUERIES);
+  expect(refused[0]!.message).toMatch(
+    /already runs 20 queries.*ZCACHE_MAX_QUERIES_PER_CLIENT_GROUP/,
+  );
+  const got = new Set<string>();
+  for (const [type, body] of o.messages) {
+    if (type !== 'pokePart') continue;
+    for (const g of (body as {gotQueriesPatch?: {op: string; hash: string}[]}).gotQueriesPatch ??
+      [])
+      if (g.op === 'put') got.add(g.hash);
+      else got.delete(g.hash);
+  }
+  expect(got.size).toBe(MAX_QUERIES);
+  expect(errorKind(o)).toBeUndefined();
+}, 60_000);
