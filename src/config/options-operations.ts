@@ -218,6 +218,18 @@ export const ZCACHE_OPTIONS = [
     help: 'Port of the embedded Postgres that zcache starts when --upstream-db is unset.',
   },
   {
+    key: 'keepaliveTimeoutMs',
+    flag: 'keepalive-timeout-ms',
+    type: 'number',
+    integer: true,
+    min: 100,
+    default: 20_000,
+    zcacheOnly: true,
+    help:
+      'Once a load balancer has called /keepalive, how long zcache waits for the next call ' +
+      'before it drains and exits (as zero-cache does after 20 s).',
+  },
+  {
     key: 'maxQueriesPerClientGroup',
     flag: 'max-queries-per-client-group',
     type: 'number',

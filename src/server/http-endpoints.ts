@@ -4,12 +4,9 @@ import {isAdmin, refuseAdmin, type AdminAuthConfig} from './admin-auth.js';
 
 /**
  * The HTTP side of ZERO_PORT: `/` and `/keepalive` answer `OK` for health checks and load
- * balancers; `/statz` reports the node's state to admins (see admin-auth.ts). WebSocket
- * upgrades go to `onUpgrade` (the supervisor's hand-off to sync workers).
- *
- * Future work (fact sheet §9.1): in zero-cache, the first `/keepalive` starts a heartbeat monitor;
- * once started, 20 s without another `/keepalive` makes the process SIGTERM itself (graceful drain).
- * zcache answers `OK` without the monitor so far.
+ * balancers (each `/keepalive` also calls `onKeepalive`, the heartbeat of HeartbeatMonitor);
+ * `/statz` reports the node's state to admins (see admin-auth.ts). WebSocket upgrades go to
+ * `onUpgrade` (the supervisor's hand-off to sync workers).
  */
 export type UpgradeListener = (req: http.IncomingMessage, socket: Socket, head: Buffer) => void;
 
@@ -18,14 +15,20 @@ export interface StatzSource {
   report(): Record<string, unknown>;
 }
 
+export interface HttpEndpoints {
+  onUpgrade?: UpgradeListener;
+  statz?: StatzSource;
+  onKeepalive?: () => void;
+}
+
 export function startHttpServer(
   port: number,
-  onUpgrade?: UpgradeListener,
-  statz?: StatzSource,
+  {onUpgrade, statz, onKeepalive}: HttpEndpoints = {},
 ): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && (path === '/' || path === '/keepalive')) {
+      if (path === '/keepalive') onKeepalive?.();
       res.writeHead(200, {'Content-Type': 'text/plain'}).end('OK');
       return;
     }

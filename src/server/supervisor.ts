@@ -3,6 +3,7 @@ import type {ZeroConfig} from '../config/index.js';
 import type {Logger} from '../shared/log.js';
 import {ChildHandle, childEnvironment, describeExit, type ChildExit} from './child-process.js';
 import type {ChildToSupervisor} from './ipc-messages.js';
+import {HeartbeatMonitor} from './heartbeat-monitor.js';
 import {startHttpServer} from './http-endpoints.js';
 import {SyncWorkerPool} from './sync-worker-pool.js';
 import {syncWebSocketServerOptions} from './upgrade-handoff.js';
@@ -14,6 +15,7 @@ import {syncWebSocketServerOptions} from './upgrade-handoff.js';
  *
  * - Logs `zcache ready: …` once replication has finished its initial sync or resume and every
  *   worker has started.
+ * - After a first `/keepalive`, ZCACHE_KEEPALIVE_TIMEOUT_MS without another ⇒ it SIGTERMs itself.
  * - SIGTERM/SIGINT ⇒ graceful: no more upgrades, workers drain and exit, then the replication child
  *   closes its stream and replica; resolves 0. A second signal SIGKILLs the children; resolves 1.
  * - A child that fails to start, or exits unexpectedly ⇒ logged once, every other child is stopped
@@ -62,12 +64,20 @@ class Supervisor {
 
   async run(): Promise<number> {
     syncWebSocketServerOptions(this.#config); // fails here, once, on bad compression options
-    const server = await startHttpServer(this.#config.port, this.#pool.handleUpgrade, {
-      auth: {
-        password: this.#config.adminPassword,
-        development: process.env.NODE_ENV === 'development',
+    const heartbeat = new HeartbeatMonitor(this.#config.keepaliveTimeoutMs, (silentMs) => {
+      this.#log.info(`no /keepalive for ${silentMs} ms since the last one: draining and exiting`);
+      process.kill(process.pid, 'SIGTERM');
+    });
+    const server = await startHttpServer(this.#config.port, {
+      onUpgrade: this.#pool.handleUpgrade,
+      statz: {
+        auth: {
+          password: this.#config.adminPassword,
+          development: process.env.NODE_ENV === 'development',
+        },
+        report: () => this.#statz(),
       },
-      report: () => this.#statz(),
+      onKeepalive: () => heartbeat.beat(),
     });
     const outcome = new Promise<Outcome>((resolve) => (this.#settle = resolve));
     const removeSignalHandlers = this.#handleSignals();
@@ -83,6 +93,7 @@ class Supervisor {
       else await this.#stopNow();
       return this.#forced ? 1 : code;
     } finally {
+      heartbeat.stop();
       removeSignalHandlers();
       closeServer(server);
     }

@@ -90,3 +90,22 @@ test('SIGKILL of the supervisor alone: its children notice the closed channel an
   await proc.waitForExit(20_000);
   await eventually(() => expectAllGone(children, proc), 10_000);
 });
+
+test('/keepalive: unwatched until the first call; then silence past the timeout drains and exits 0', async () => {
+  const proc = node.start({ZCACHE_KEEPALIVE_TIMEOUT_MS: '1000'});
+  await proc.waitForLine(READY_LINE, {timeoutMs: 60_000});
+  const keepalive = async () => {
+    const res = await fetch(`http://127.0.0.1:${node.port}/keepalive`);
+    expect(await res.text()).toBe('OK');
+  };
+  await new Promise((r) => setTimeout(r, 1500)); // no load balancer yet: nothing is watched
+  expect(proc.exit).toBeUndefined();
+  for (let i = 0; i < 8; i++) {
+    await keepalive();
+    await new Promise((r) => setTimeout(r, 250)); // 2 s of heartbeats, each within the timeout
+  }
+  expect(proc.exit).toBeUndefined();
+  const exit = await proc.waitForExit(20_000);
+  expect(exit, proc.describe()).toEqual({code: 0, signal: null});
+  expect(proc.lines.some((l) => /no \/keepalive for 1000 ms/.test(l))).toBe(true);
+});
