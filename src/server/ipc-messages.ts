@@ -7,8 +7,8 @@ import type {LexiVersion} from '../shared/lexi-version.js';
  * only guards against stray messages (e.g. from a debugger) by checking the `type` tag.
  *
  * Supervisor → sync worker: `handoff` (with the socket as the send handle), `version-ready`,
- * `stop`. Supervisor → replication child: `stop`. Child → supervisor: `ready`, `failed`, and from
- * the replication child `version-ready`. Disconnecting the channel means "stop now" to a child.
+ * `stop`. Supervisor → replication child: `stop`. Child → supervisor: `ready`, `failed`, from
+ * the replication child `version-ready`, and from sync workers `worker-stats` (every second). Disconnecting the channel means "stop now" to a child.
  */
 
 /** The parts of the upgrade request a worker needs to complete the WebSocket handshake. */
@@ -53,11 +53,28 @@ export interface FailedMessage {
   message: string;
 }
 
+/** A sync worker's figures for /statz (its handler's, plus the process's memory). */
+export interface WorkerStatsMessage {
+  type: 'worker-stats';
+  stats: Record<string, unknown>;
+}
+
 export type SupervisorToWorker = HandoffMessage | VersionReadyMessage | StopMessage;
 export type SupervisorToReplication = StopMessage;
-export type ChildToSupervisor = ReadyMessage | FailedMessage | VersionReadyMessage;
+export type ChildToSupervisor =
+  | ReadyMessage
+  | FailedMessage
+  | VersionReadyMessage
+  | WorkerStatsMessage;
 
-const TYPES: ReadonlySet<string> = new Set(['handoff', 'version-ready', 'stop', 'ready', 'failed']);
+const TYPES: ReadonlySet<string> = new Set([
+  'handoff',
+  'version-ready',
+  'stop',
+  'ready',
+  'failed',
+  'worker-stats',
+]);
 
 /** True when `value` looks like one of the messages above (checked by its `type` tag). */
 export function isIpcMessage(

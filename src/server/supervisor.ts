@@ -131,7 +131,11 @@ class Supervisor {
   #replicaVersion: string | undefined;
   readonly #startedAt = Date.now();
 
-  /** What /statz reports: the node's processes, its replica position and its memory. */
+  /**
+   * What /statz reports: the node's processes, its replica position, its memory, and each sync
+   * worker's figures (client groups, clients, queries, hydration times, memory; reported by the
+   * worker every second).
+   */
   #statz(): Record<string, unknown> {
     const mem = process.memoryUsage();
     return {
@@ -147,6 +151,7 @@ class Supervisor {
         replication: this.#replication?.process.pid ?? null,
         syncWorkers: this.#pool.workers.map((w) => w.process.pid),
       },
+      syncWorkers: this.#pool.workerStats(),
       supervisorMemory: {rssBytes: mem.rss, heapUsedBytes: mem.heapUsed},
     };
   }

@@ -41,6 +41,8 @@ export interface SyncConnectionHandler {
   onConnection(ws: WebSocket, request: SyncConnectionRequest): void;
   onVersionReady(): void;
   drain(): Promise<void>;
+  /** Figures for /statz (JSON-serializable); cheap enough to call every second. */
+  stats?(): Record<string, unknown>;
 }
 
 export interface SyncConnectionHandlerContext {

@@ -37,6 +37,7 @@ interface WorkerSlot {
   readonly versions: LatestValueSender<LexiVersion>;
   ready: boolean;
   queue: {message: HandoffMessage; socket: Socket}[];
+  stats?: {at: number; stats: Record<string, unknown>};
 }
 
 export class SyncWorkerPool {
@@ -56,6 +57,16 @@ export class SyncWorkerPool {
 
   get workers(): readonly ChildHandle[] {
     return this.#slots.map((s) => s.handle);
+  }
+
+  /** Each worker's last reported figures, with their age. */
+  workerStats(now = Date.now()): Record<string, unknown>[] {
+    return this.#slots.map((s, index) => ({
+      index,
+      pid: s.handle.process.pid,
+      ready: s.ready,
+      ...(s.stats ? {reportedMsAgo: now - s.stats.at, ...s.stats.stats} : {}),
+    }));
   }
 
   /** Forks `numSyncWorkers` workers. */
@@ -79,6 +90,10 @@ export class SyncWorkerPool {
 
   #onMessage(slot: WorkerSlot, message: ChildToSupervisor): void {
     if (message.type === 'failed') return this.#events.onFailed(message.message);
+    if (message.type === 'worker-stats') {
+      slot.stats = {at: Date.now(), stats: message.stats};
+      return;
+    }
     if (message.type !== 'ready' || slot.ready) return;
     slot.ready = true;
     this.#log.debug(`${slot.handle.name} is ready`);

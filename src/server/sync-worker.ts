@@ -19,8 +19,11 @@ import {completeHandoff, connectionRequest, syncWebSocketServerOptions} from './
  * - `version-ready` ⇒ a debug line `version ready: {stateVersion}` and `handler.onVersionReady()`.
  * - `handoff` (with the socket) ⇒ handshake, then `handler.onConnection`. A socket that arrives
  *   before the handler exists or while draining is closed with 1002 and the reason.
+ * - Every second, `worker-stats`: the handler's `stats()` and the process's memory, for /statz.
  * - `stop` ⇒ `handler.drain()`, then exit 0. A disconnect (supervisor gone) does the same.
  */
+const STATS_INTERVAL_MS = 1000;
+
 export function runSyncWorker(
   workerIndex: number,
   factory: SyncConnectionHandlerFactory = getSyncConnectionHandlerFactory(),
@@ -83,6 +86,7 @@ class SyncWorker {
       this.#handler = handler;
       handler.onVersionReady();
       await this.#runtime.send({type: 'ready'});
+      this.#reportStats();
     } catch (e) {
       await this.#runtime.failStartup(
         new Error(
@@ -110,6 +114,20 @@ class SyncWorker {
       },
       log,
     );
+  }
+
+  /** Sends the handler's figures and the process's memory to the supervisor every second. */
+  #reportStats(): void {
+    const timer = setInterval(() => {
+      if (this.#draining) return clearInterval(timer);
+      const mem = process.memoryUsage();
+      const stats = {
+        ...this.#handler?.stats?.(),
+        memory: {rssBytes: mem.rss, heapUsedBytes: mem.heapUsed},
+      };
+      void this.#runtime.send({type: 'worker-stats', stats}).catch(() => {});
+    }, STATS_INTERVAL_MS);
+    timer.unref();
   }
 
   async #drain(): Promise<number> {

@@ -187,6 +187,20 @@ export async function createViewSyncerHandler(
       }
       for (const vs of groups.values()) vs.versionReady();
     },
+    stats() {
+      const perGroup = [...groups].map(([clientGroupID, vs]) => ({clientGroupID, ...vs.stats()}));
+      return {
+        clientGroups: groups.size,
+        clients: perGroup.reduce((n, g) => n + g.clients, 0),
+        queries: perGroup.reduce((n, g) => n + g.queries, 0),
+        slowestHydrations: perGroup
+          .sort((a, b) => b.hydrationMs - a.hydrationMs)
+          .slice(0, 5)
+          .filter((g) => g.hydrationMs > 0),
+        stepsInFlight: slices.shortInFlight,
+        replicaVersionSeen: recentChanges.head,
+      };
+    },
     async drain() {
       stopGC();
       for (const vs of groups.values()) vs.stop();

@@ -62,6 +62,11 @@ export class PipelineDriver {
     return this.#version;
   }
 
+  /** Time spent hydrating the current pipelines, in ms. */
+  get hydrationMs(): number {
+    return this.#hydrationMs;
+  }
+
   queries(): string[] {
     return [...this.#pipelines.keys(), ...this.#pending.keys()];
   }

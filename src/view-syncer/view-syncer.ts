@@ -107,6 +107,16 @@ export class ViewSyncer {
     return this.#clients.size;
   }
 
+  /** For /statz: connected clients, queries in the pipelines, and what hydrating them took. */
+  stats(): {clients: number; queries: number; hydrationMs: number} {
+    const loaded = this.#cvr !== undefined;
+    return {
+      clients: this.#clients.size,
+      queries: loaded ? this.#driver.queries().length : 0,
+      hydrationMs: loaded ? Math.round(this.#driver.hydrationMs) : 0,
+    };
+  }
+
   /** Registers a client (initConnection) and syncs it. */
   addClient(
     client: ClientHandle,

@@ -1,13 +1,21 @@
 import {afterAll, beforeAll, expect, test} from 'vitest';
+import WebSocket from 'ws';
+import {encodeSecProtocols} from '../../src/protocol/sync-connect.js';
+import {eventually} from '../support/eventually.js';
 import {createTestDatabase, type TestDatabase} from '../support/pg.js';
 import {createZcacheNode, type ZcacheNode} from '../support/zcache-process.js';
 
-/** /statz answers admins only: HTTP Basic auth with ZERO_ADMIN_PASSWORD (§9.1). */
+/**
+ * /statz answers admins only: HTTP Basic auth with ZERO_ADMIN_PASSWORD (§9.1). It reports each
+ * sync worker's client groups, clients and queries, which also shows a group's view-syncer
+ * stopping a few seconds after its last client left.
+ */
 let db: TestDatabase;
 let node: ZcacheNode;
 
 beforeAll(async () => {
   db = await createTestDatabase('statz');
+  await db.sql`CREATE TABLE item (id int PRIMARY KEY, v text)`;
   node = await createZcacheNode({
     upstreamUrl: db.url,
     env: {NODE_ENV: 'production', ZERO_ADMIN_PASSWORD: 'sesame', ZERO_NUM_SYNC_WORKERS: '1'},
@@ -45,3 +53,45 @@ test('/statz with the admin password reports the replica position and the proces
   expect(body.replica.stateVersion).toMatch(/^[0-9a-z]+$/);
   expect(body.processes.syncWorkers).toHaveLength(1);
 });
+
+interface WorkerFigures {
+  clientGroups?: number;
+  clients?: number;
+  queries?: number;
+  memory?: {rssBytes: number};
+}
+
+const workerFigures = async (): Promise<WorkerFigures> => {
+  const body = (await (await statz('anyone:sesame')).json()) as {syncWorkers: WorkerFigures[]};
+  return body.syncWorkers[0]!;
+};
+
+test("/statz counts a worker's client groups, clients and queries; an idle group is stopped", async () => {
+  const init = [
+    'initConnection',
+    {
+      desiredQueriesPatch: [{op: 'put', hash: 'q', ast: {table: 'item', orderBy: [['id', 'asc']]}}],
+      clientSchema: {
+        tables: {item: {columns: {id: {type: 'number'}, v: {type: 'string'}}, primaryKey: ['id']}},
+      },
+    },
+  ];
+  const ws = new WebSocket(
+    `ws://127.0.0.1:${node.port}/sync/v44/connect?clientID=c1&clientGroupID=g1&ts=1&lmid=0`,
+    [encodeSecProtocols({initConnectionMessage: init as never})],
+  );
+  await new Promise<void>((resolve) =>
+    ws.on('message', (d) => String(d).startsWith('["pokeEnd"') && resolve()),
+  );
+  await eventually(async () =>
+    // The app's query and the group's two internal queries (last mutation IDs, mutation results).
+    expect(await workerFigures()).toMatchObject({clientGroups: 1, clients: 1, queries: 3}),
+  );
+  expect((await workerFigures()).memory!.rssBytes).toBeGreaterThan(0);
+  ws.close();
+  await eventually(async () => expect(await workerFigures()).toMatchObject({clients: 0}));
+  await eventually(
+    async () => expect(await workerFigures()).toMatchObject({clientGroups: 0, queries: 0}),
+    15_000,
+  );
+}, 30_000);
