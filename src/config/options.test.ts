@@ -39,7 +39,12 @@ test('the table has exactly zero-cache 0.25.9 options plus the zcache-only ones'
   const zeroNames = OPTIONS.map(envName).filter((name) => name.startsWith('ZERO_'));
   expect([...zeroNames].sort()).toEqual([...ZERO_CACHE_ENV_NAMES].sort());
   const own = VALUE_OPTIONS.filter((spec) => spec.zcacheOnly).map(envName);
-  expect(own).toEqual(['ZCACHE_DATA_DIR', 'ZCACHE_EMBEDDED_PG_PORT']);
+  expect(own).toEqual([
+    'ZCACHE_DATA_DIR',
+    'ZCACHE_EMBEDDED_PG_PORT',
+    'ZCACHE_KEEPALIVE_TIMEOUT_MS',
+    'ZCACHE_MAX_QUERIES_PER_CLIENT_GROUP',
+  ]);
 });
 
 test('env names are the prefix plus the flag in SNAKE_CASE', () => {

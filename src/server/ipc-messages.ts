@@ -62,10 +62,7 @@ export interface WorkerStatsMessage {
 export type SupervisorToWorker = HandoffMessage | VersionReadyMessage | StopMessage;
 export type SupervisorToReplication = StopMessage;
 export type ChildToSupervisor =
-  | ReadyMessage
-  | FailedMessage
-  | VersionReadyMessage
-  | WorkerStatsMessage;
+  ReadyMessage | FailedMessage | VersionReadyMessage | WorkerStatsMessage;
 
 const TYPES: ReadonlySet<string> = new Set([
   'handoff',

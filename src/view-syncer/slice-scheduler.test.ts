@@ -77,3 +77,29 @@ test('ending a step twice counts it once', () => {
   b.end();
   expect(s.shortInFlight).toBe(0);
 });
+
+test('work abandoned between slices is closed (its finally runs) and rejects', async () => {
+  const {s} = scheduler(5);
+  let now = 0;
+  let closed = false;
+  const gen = (function* () {
+    try {
+      for (;;) {
+        now += 20;
+        yield;
+      }
+    } finally {
+      closed = true;
+    }
+  })();
+  const t = new SliceScheduler({yieldThresholdMs: 10, now: () => now});
+  let stop = false;
+  const step = t.beginStep();
+  const running = step.run(gen, () => stop);
+  await turns(3);
+  stop = true;
+  await expect(running).rejects.toThrow(/abandoned/);
+  expect(closed).toBe(true);
+  step.end();
+  expect(s.shortInFlight).toBe(0);
+});

@@ -19,8 +19,12 @@ export interface SliceOptions {
 }
 
 export interface StepSlices {
-  /** Runs a generator to its end in slices; the step's computing time adds up across calls. */
-  run<T>(gen: Generator<void, T>): Promise<T>;
+  /**
+   * Runs a generator to its end in slices; the step's computing time adds up across calls. When
+   * `abandoned()` turns true between slices, the generator is closed (its `finally` blocks run)
+   * and the promise rejects.
+   */
+  run<T>(gen: Generator<void, T>, abandoned?: () => boolean): Promise<T>;
   /** Ends the step (it no longer counts as in flight). Idempotent. */
   end(): void;
 }
@@ -56,7 +60,7 @@ export class SliceScheduler {
       if (this.#shortInFlight === 0) this.#wakeLongSteps();
     };
     return {
-      run: async <T>(gen: Generator<void, T>): Promise<T> => {
+      run: async <T>(gen: Generator<void, T>, abandoned?: () => boolean): Promise<T> => {
         let lap = this.#now();
         for (;;) {
           const r = gen.next();
@@ -72,6 +76,10 @@ export class SliceScheduler {
             state = 'long';
           }
           await (state === 'long' ? this.#deferToShortSteps() : nextTurn());
+          if (abandoned?.()) {
+            gen.return(undefined as never);
+            throw new Error('step abandoned: its view-syncer stopped');
+          }
           lap = this.#now();
         }
       },

@@ -211,13 +211,21 @@ export class ViewSyncer {
     if (this.#clients.get(client.clientID) === client) this.#clients.delete(client.clientID);
   }
 
+  /**
+   * Stops the group: no further work starts, a step in progress is abandoned at its next slice,
+   * and the pipelines and replica connection are released once it has.
+   */
   stop(): void {
+    if (this.#stopped) return;
     this.#stopped = true;
     clearTimeout(this.#expiryTimer);
-    if (this.#cvr) {
-      this.#driver.destroy();
-      this.#db.close();
-    }
+    if (!this.#cvr) return;
+    const driver = this.#driver;
+    const db = this.#db;
+    void this.#work.then(() => {
+      driver.destroy();
+      db.close();
+    });
   }
 
   #enqueue(work: () => Promise<void>): Promise<void> {
@@ -245,7 +253,7 @@ export class ViewSyncer {
       const err = ProtocolError.of('ClientNotFound', 'Client group was purged due to inactivity');
       for (const c of this.#clients.values()) c.close(err);
       this.#clients.clear();
-    } else if (this.#cvr) {
+    } else if (this.#cvr && !this.#stopped) {
       // Unknown failure mid-step: the in-memory CVR may have diverged from the store; drop it so
       // the next request reloads what was last flushed.
       this.#driver.destroy();
@@ -429,6 +437,7 @@ export class ViewSyncer {
         const pokes = this.#buildPokes(old, version, desired, gotChanges, rowOut.changes, readRow);
         return {version, changed, rowsDirty: rowOut.dirty, pokes};
       }),
+      () => this.#stopped,
     );
     if (outcome.changed || clientAdded) {
       this.#queries.stampDirty(outcome.version);
