@@ -230,6 +230,18 @@ export const ZCACHE_OPTIONS = [
       'before it drains and exits (as zero-cache does after 20 s).',
   },
   {
+    key: 'apiServerTimeoutMs',
+    flag: 'api-server-timeout-ms',
+    type: 'number',
+    integer: true,
+    min: 100,
+    default: 30_000,
+    zcacheOnly: true,
+    help:
+      'How long a call to the API server (ZERO_QUERY_URL, ZERO_MUTATE_URL) may take before it ' +
+      'fails with reason "timeout" (zero-cache waits forever).',
+  },
+  {
     key: 'maxQueriesPerClientGroup',
     flag: 'max-queries-per-client-group',
     type: 'number',

@@ -11,9 +11,9 @@ import {shardSchema} from '../replication/shard-names.js';
 import {QueryTransformer} from '../custom/query-transformer.js';
 import {ClientConnection} from '../view-syncer/client-connection.js';
 import {ensureCVRSchema} from '../view-syncer/cvr-schema.js';
-import {CVRStore, purgeInactive} from '../view-syncer/cvr-store.js';
+import {purgeInactive} from '../view-syncer/cvr-store.js';
 import {tokenVerifierFrom} from '../view-syncer/token-verifier.js';
-import {ViewSyncer} from '../view-syncer/view-syncer.js';
+import {ClientGroups} from './client-groups.js';
 import {SliceScheduler} from '../view-syncer/slice-scheduler.js';
 import {openReplica, RowChangeWindow} from '../replica/index.js';
 import type {
@@ -23,11 +23,11 @@ import type {
 } from './sync-connection-handler.js';
 
 /**
- * The sync worker's connection handler: one ViewSyncer per client group (created on its first
- * connection, stopped 5 s after its last client leaves), fed every socket of the group and every
- * "version ready" signal.
+ * The sync worker's connection handler: accepts each socket (protocol version, token, the limit
+ * of clients per group) and gives it to its client group (see ClientGroups), and passes every
+ * "version ready" signal to all groups.
  */
-const IDLE_STOP_MS = 5000;
+
 /** Clients (tabs) one group may have connected at once; more get ServerOverloaded and back off. */
 export const MAX_CLIENTS_PER_GROUP = 64;
 
@@ -77,56 +77,23 @@ export async function createViewSyncerHandler(
         forwardCookies: config.query.forwardCookies,
         appID: config.app.id,
         shardSchema: shardSchema(shard),
-        timeoutMs: 30_000,
+        timeoutMs: config.apiServerTimeoutMs,
       })
     : undefined;
   const verifier = await tokenVerifierFrom(config.auth);
   const stopGC = ctx.workerIndex === 0 ? startCVRGarbageCollection(ctx, cvrDb, shard) : () => {};
   const recentChanges = new RowChangeWindow(openReplica(config.replica.file, {readonly: true}));
   const slices = new SliceScheduler({yieldThresholdMs: config.yieldThresholdMs});
-  const groups = new Map<string, ViewSyncer>();
-  const idleTimers = new Map<string, NodeJS.Timeout>();
-
-  const syncerFor = (clientGroupID: string): ViewSyncer => {
-    clearTimeout(idleTimers.get(clientGroupID));
-    let vs = groups.get(clientGroupID);
-    if (!vs) {
-      vs = new ViewSyncer({
-        clientGroupID,
-        replicaFile: config.replica.file,
-        store: new CVRStore(cvrDb, shard, clientGroupID, config.taskID),
-        appID: config.app.id,
-        shardSchema: shardSchema(shard),
-        log,
-        yieldThresholdMs: config.yieldThresholdMs,
-        transformer,
-        recentChanges,
-        slices,
-        maxQueries: config.maxQueriesPerClientGroup,
-        inspector: {
-          adminPassword: config.adminPassword,
-          development: process.env.NODE_ENV === 'development',
-          serverVersion: config.serverVersion ?? 'zcache',
-        },
-      });
-      groups.set(clientGroupID, vs);
-    }
-    return vs;
-  };
-
-  const releaseIfIdle = (clientGroupID: string) => {
-    clearTimeout(idleTimers.get(clientGroupID));
-    idleTimers.set(
-      clientGroupID,
-      setTimeout(() => {
-        const vs = groups.get(clientGroupID);
-        if (vs && vs.clientCount === 0) {
-          vs.stop();
-          groups.delete(clientGroupID);
-        }
-      }, IDLE_STOP_MS).unref(),
-    );
-  };
+  const upstream = connectPostgres(config.upstream.db!, {max: 2});
+  const groups = new ClientGroups({
+    config,
+    log,
+    cvrDb,
+    upstream,
+    transformer,
+    recentChanges,
+    slices,
+  });
 
   return {
     onConnection(ws: WebSocket, request: SyncConnectionRequest) {
@@ -142,7 +109,7 @@ export async function createViewSyncerHandler(
       }
       const header = decodeSecProtocols(request.protocolHeader);
       const accept = (authData: unknown) => {
-        if ((groups.get(params.clientGroupID)?.clientCount ?? 0) >= MAX_CLIENTS_PER_GROUP) {
+        if (groups.clientCount(params.clientGroupID) >= MAX_CLIENTS_PER_GROUP) {
           const message = `client group ${params.clientGroupID} already has ${MAX_CLIENTS_PER_GROUP} connected clients`;
           ws.send(
             JSON.stringify([
@@ -153,9 +120,9 @@ export async function createViewSyncerHandler(
           ws.close();
           return;
         }
-        const syncer = syncerFor(params.clientGroupID);
-        const conn = new ClientConnection(ws, params, syncer, log);
-        ws.on('close', () => releaseIfIdle(params.clientGroupID));
+        const {syncer, writes} = groups.get(params.clientGroupID);
+        const conn = new ClientConnection(ws, params, syncer, writes, log);
+        ws.on('close', () => groups.releaseIfIdle(params.clientGroupID));
         conn.start(header.initConnectionMessage, {
           token: header.authToken,
           cookie: request.headers.cookie,
@@ -185,10 +152,13 @@ export async function createViewSyncerHandler(
       } catch (e) {
         log.warn(`could not read the replica's recent changes (every group steps): ${e}`);
       }
-      for (const vs of groups.values()) vs.versionReady();
+      for (const [, g] of groups.all()) g.syncer.versionReady();
     },
     stats() {
-      const perGroup = [...groups].map(([clientGroupID, vs]) => ({clientGroupID, ...vs.stats()}));
+      const perGroup = [...groups.all()].map(([clientGroupID, g]) => ({
+        clientGroupID,
+        ...g.syncer.stats(),
+      }));
       return {
         clientGroups: groups.size,
         clients: perGroup.reduce((n, g) => n + g.clients, 0),
@@ -203,10 +173,9 @@ export async function createViewSyncerHandler(
     },
     async drain() {
       stopGC();
-      for (const vs of groups.values()) vs.stop();
-      groups.clear();
+      groups.stopAll();
       recentChanges.close();
-      await cvrDb.end({timeout: 5});
+      await Promise.all([cvrDb.end({timeout: 5}), upstream.end({timeout: 5})]);
     },
   };
 }

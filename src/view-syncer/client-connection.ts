@@ -10,6 +10,7 @@ import {
 import type {ApiServerAuth} from '../custom/api-server-call.js';
 import type {Logger} from '../shared/log.js';
 import type {ClientHandle, ViewSyncer} from './view-syncer.js';
+import type {GroupWrites} from './group-writes.js';
 
 /**
  * One client's socket (fact sheet §1.4–1.7): upstream messages are parsed strictly and handled one
@@ -31,6 +32,7 @@ export class ClientConnection implements ClientHandle {
   readonly #ws: WebSocket;
   readonly #params: ConnectParams;
   readonly #syncer: ViewSyncer;
+  readonly #writes: GroupWrites;
   readonly #log: Logger;
   #queue: Promise<void> = Promise.resolve();
   #initialized = false;
@@ -39,12 +41,19 @@ export class ClientConnection implements ClientHandle {
   readonly #connectTime = Date.now();
   #auth: ApiServerAuth = {};
 
-  constructor(ws: WebSocket, params: ConnectParams, syncer: ViewSyncer, log: Logger) {
+  constructor(
+    ws: WebSocket,
+    params: ConnectParams,
+    syncer: ViewSyncer,
+    writes: GroupWrites,
+    log: Logger,
+  ) {
     this.#ws = ws;
     this.#params = params;
     this.clientID = params.clientID;
     this.cookie = params.baseCookie;
     this.#syncer = syncer;
+    this.#writes = writes;
     this.#log = log.withContext({clientGroupID: params.clientGroupID, clientID: params.clientID});
     ws.on('message', (data, isBinary) =>
       this.#onMessage(isBinary ? data.toString() : String(data)),
@@ -100,13 +109,22 @@ export class ClientConnection implements ClientHandle {
       case 'initConnection':
         if (this.#initialized) throw ProtocolError.of('Internal', 'Outbound stream already set');
         this.#initialized = true;
+        this.#writes.useClientURL(msg[1].userPushURL);
         return this.#syncer.addClient(this, msg[1], this.#connectTime, this.#auth);
       case 'changeDesiredQueries':
         if (!this.#initialized) return; // dropped before initConnection (§1.4)
         return this.#syncer.changeDesiredQueries(this, msg[1].desiredQueriesPatch);
-      case 'deleteClients':
+      case 'deleteClients': {
         if (!this.#initialized) return;
-        return this.#syncer.deleteClients(this, msg[1].clientIDs ?? []);
+        const ids = (msg[1].clientIDs ?? []).filter((id) => id !== this.clientID);
+        await this.#syncer.deleteClients(this, ids);
+        return this.#writes.deleteClients(ids);
+      }
+      case 'push':
+        // Pushes go to the API server at once, not behind this client's queries.
+        return this.#writes.push(msg[1], this.#auth);
+      case 'ackMutationResponses':
+        return this.#writes.acknowledge(msg[1].clientID, msg[1].id);
       case 'ping':
         return this.send(['pong', {}]);
       case 'inspect':

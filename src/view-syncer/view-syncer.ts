@@ -107,6 +107,10 @@ export class ViewSyncer {
     return this.#clients.size;
   }
 
+  connectedClients(): IterableIterator<ClientHandle> {
+    return this.#clients.values();
+  }
+
   /** For /statz: connected clients, queries in the pipelines, and what hydrating them took. */
   stats(): {clients: number; queries: number; hydrationMs: number} {
     const loaded = this.#cvr !== undefined;

@@ -1,0 +1,131 @@
+import type postgres from 'postgres';
+import type {ZeroConfig} from '../config/index.js';
+import {EndpointAllowList} from '../custom/endpoint-url.js';
+import {PushForwarder} from '../custom/push-forwarder.js';
+import type {QueryTransformer} from '../custom/query-transformer.js';
+import {ProtocolError} from '../protocol/sync-errors.js';
+import type {RowChangeWindow} from '../replica/index.js';
+import {shardSchema} from '../replication/shard-names.js';
+import type {Logger} from '../shared/log.js';
+import {CVRStore} from '../view-syncer/cvr-store.js';
+import {GroupWrites} from '../view-syncer/group-writes.js';
+import {MutationResults} from '../view-syncer/mutation-results.js';
+import type {SliceScheduler} from '../view-syncer/slice-scheduler.js';
+import {ViewSyncer} from '../view-syncer/view-syncer.js';
+
+/**
+ * The client groups of one sync worker: for each, its ViewSyncer (reads: CVR, pipelines, pokes)
+ * and its GroupWrites (pushes to the API server, mutation results), created on the group's first
+ * connection and stopped IDLE_STOP_MS after its last client left (fact sheet §10.3).
+ */
+const IDLE_STOP_MS = 5000;
+
+export interface ClientGroup {
+  syncer: ViewSyncer;
+  writes: GroupWrites;
+}
+
+export interface ClientGroupsDeps {
+  config: ZeroConfig;
+  log: Logger;
+  cvrDb: postgres.Sql;
+  upstream: postgres.Sql;
+  transformer: QueryTransformer | undefined;
+  recentChanges: RowChangeWindow;
+  slices: SliceScheduler;
+}
+
+export class ClientGroups {
+  readonly #d: ClientGroupsDeps;
+  readonly #groups = new Map<string, ClientGroup>();
+  readonly #idleTimers = new Map<string, NodeJS.Timeout>();
+  readonly #pushEndpoint: EndpointAllowList;
+
+  constructor(deps: ClientGroupsDeps) {
+    this.#d = deps;
+    this.#pushEndpoint = new EndpointAllowList('ZERO_MUTATE_URL', deps.config.mutate.url ?? []);
+  }
+
+  get size(): number {
+    return this.#groups.size;
+  }
+
+  clientCount(clientGroupID: string): number {
+    return this.#groups.get(clientGroupID)?.syncer.clientCount ?? 0;
+  }
+
+  /** The group, created if it is new; a pending idle stop is cancelled. */
+  get(clientGroupID: string): ClientGroup {
+    clearTimeout(this.#idleTimers.get(clientGroupID));
+    let g = this.#groups.get(clientGroupID);
+    if (!g) {
+      g = this.#create(clientGroupID);
+      this.#groups.set(clientGroupID, g);
+    }
+    return g;
+  }
+
+  /** After a client left: stop the group once it has had no client for IDLE_STOP_MS. */
+  releaseIfIdle(clientGroupID: string): void {
+    clearTimeout(this.#idleTimers.get(clientGroupID));
+    const timer = setTimeout(() => {
+      const g = this.#groups.get(clientGroupID);
+      if (g && g.syncer.clientCount === 0) {
+        g.syncer.stop();
+        this.#groups.delete(clientGroupID);
+      }
+    }, IDLE_STOP_MS);
+    this.#idleTimers.set(clientGroupID, timer.unref());
+  }
+
+  all(): IterableIterator<[string, ClientGroup]> {
+    return this.#groups.entries();
+  }
+
+  stopAll(): void {
+    for (const t of this.#idleTimers.values()) clearTimeout(t);
+    for (const g of this.#groups.values()) g.syncer.stop();
+    this.#groups.clear();
+  }
+
+  #create(clientGroupID: string): ClientGroup {
+    const {config, log} = this.#d;
+    const shard = {appID: config.app.id, shardNum: config.shard.num};
+    const syncer = new ViewSyncer({
+      clientGroupID,
+      replicaFile: config.replica.file,
+      store: new CVRStore(this.#d.cvrDb, shard, clientGroupID, config.taskID),
+      appID: config.app.id,
+      shardSchema: shardSchema(shard),
+      log,
+      yieldThresholdMs: config.yieldThresholdMs,
+      transformer: this.#d.transformer,
+      recentChanges: this.#d.recentChanges,
+      slices: this.#d.slices,
+      maxQueries: config.maxQueriesPerClientGroup,
+      inspector: {
+        adminPassword: config.adminPassword,
+        development: process.env.NODE_ENV === 'development',
+        serverVersion: config.serverVersion ?? 'zcache',
+      },
+    });
+    const pusher = new PushForwarder(
+      {
+        endpoint: this.#pushEndpoint,
+        apiKey: config.mutate.apiKey,
+        forwardCookies: config.mutate.forwardCookies,
+        appID: config.app.id,
+        shardSchema: shardSchema(shard),
+        timeoutMs: config.apiServerTimeoutMs,
+        log,
+      },
+      () =>
+        [...syncer.connectedClients()].map((c) => ({
+          clientID: c.clientID,
+          failPush: (body) => c.close(new ProtocolError(body)),
+        })),
+    );
+    const results = new MutationResults(this.#d.upstream, shardSchema(shard), clientGroupID);
+    return {syncer, writes: new GroupWrites(clientGroupID, pusher, results, log)};
+  }
+}
