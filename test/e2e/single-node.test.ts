@@ -185,12 +185,19 @@ describe('protocol errors', () => {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(`ws://127.0.0.1:${node.port}${path}`, [protocol]);
       const messages: unknown[] = [];
+      const timer = setTimeout(() => {
+        ws.terminate();
+        reject(new Error(`${path}: not closed within 15 s; got ${JSON.stringify(messages)}`));
+      }, 15_000);
       ws.on('message', (d) => {
         messages.push(JSON.parse(String(d)));
         if (messages.length === 1 && (messages[0] as [string])[0] === 'connected')
           ws.send('{not json');
       });
-      ws.on('close', () => resolve(messages));
+      ws.on('close', () => {
+        clearTimeout(timer);
+        resolve(messages);
+      });
       ws.on('error', reject);
     });
   }
