@@ -60,6 +60,10 @@ const mutators = defineMutatorsWithType<typeof schema>()({
 });
 
 type Mode = 'ok' | 'status500' | 'slow';
+// Generous: on a loaded CI machine an ordinary push must never hit the timeout (a PushFailed puts
+// the client in the error state, and the test would wait for a result that never comes).
+const API_TIMEOUT_MS = 4000;
+const SLOW_MS = API_TIMEOUT_MS + 2000;
 let mode: Mode = 'ok';
 let db: TestDatabase;
 let node: ZcacheNode;
@@ -74,7 +78,7 @@ function startApiServer(): Promise<http.Server> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     if (mode === 'status500') return res.writeHead(500).end('the API server is broken');
-    if (mode === 'slow') await new Promise((r) => setTimeout(r, 2500));
+    if (mode === 'slow') await new Promise((r) => setTimeout(r, SLOW_MS));
     const url = new URL(req.url ?? '/', 'http://api');
     const body = JSON.parse(Buffer.concat(chunks).toString());
     const answer = await processor.process(mutators as never, url.searchParams, body);
@@ -96,7 +100,7 @@ beforeAll(async () => {
     env: {
       ZERO_NUM_SYNC_WORKERS: '1',
       ZERO_MUTATE_URL: `http://127.0.0.1:${apiPort}/mutate`,
-      ZCACHE_API_SERVER_TIMEOUT_MS: '1000',
+      ZCACHE_API_SERVER_TIMEOUT_MS: String(API_TIMEOUT_MS),
     },
   });
   proc = await node.startAndWaitStreaming();
@@ -199,7 +203,7 @@ test('an API server slower than the timeout: PushFailed, and the late-applied mu
     2,
     async () => void (mode = 'slow'),
     async () => {
-      await new Promise((r) => setTimeout(r, 3000)); // the slow requests finish on their own
+      await new Promise((r) => setTimeout(r, SLOW_MS - API_TIMEOUT_MS + 1000)); // the slow requests finish
       mode = 'ok';
     },
   );
