@@ -59,6 +59,8 @@ export interface SpawnOptions {
   args?: string[];
   /** Extra flags for `node` itself (e.g. --cpu-prof), before the entry point. */
   nodeArgs?: string[];
+  /** The script to run instead of src/bin/zero-cache.ts (e.g. the demo runner). */
+  entry?: string;
   /** Working directory; the .env file zcache reads is looked up here. Default: a fresh temp dir. */
   cwd?: string;
 }
@@ -98,7 +100,7 @@ export function spawnZcache(opts: SpawnOptions = {}): ZcacheProcess {
   const cwd = opts.cwd ?? (ownCwd = mkdtempSync(path.join(tmpdir(), 'zcache-cwd-')));
   const child = spawn(
     process.execPath,
-    [...(opts.nodeArgs ?? []), '--import', TSX_LOADER, ENTRY, ...(opts.args ?? [])],
+    [...(opts.nodeArgs ?? []), '--import', TSX_LOADER, opts.entry ?? ENTRY, ...(opts.args ?? [])],
     {
       cwd,
       env,
