@@ -45,7 +45,8 @@ export class ChangeLog {
         "lock" INT PRIMARY KEY DEFAULT 1 CHECK ("lock" = 1));
       CREATE TABLE IF NOT EXISTS ${s}."replicationConfig" (
         "replicaVersion" TEXT NOT NULL, "publications" TEXT[] NOT NULL, "resetRequired" BOOL,
-        "lock" INT PRIMARY KEY DEFAULT 1 CHECK ("lock" = 1));`);
+        "lock" INT PRIMARY KEY DEFAULT 1 CHECK ("lock" = 1));
+      ALTER TABLE ${s}."replicationState" ADD COLUMN IF NOT EXISTS "purgedThrough" TEXT;`);
   }
 
   async state(): Promise<ChangeLogState | null> {
@@ -77,7 +78,7 @@ export class ChangeLog {
       );
       await tx.unsafe(
         `INSERT INTO ${s}."replicationState" ("lastWatermark","owner","lock") VALUES ($1,$2,1)
-         ON CONFLICT ("lock") DO UPDATE SET "lastWatermark" = $1, "owner" = $2`,
+         ON CONFLICT ("lock") DO UPDATE SET "lastWatermark" = $1, "owner" = $2, "purgedThrough" = NULL`,
         [replicaVersion, owner],
       );
     });
@@ -146,13 +147,41 @@ export class ChangeLog {
     }
   }
 
-  /** Deletes transactions with watermark < `before`. Returns the number of entries removed. */
+  /**
+   * Deletes transactions with watermark < `before`, and records the newest one deleted, so that a
+   * subscriber that would need it is told its watermark is too old instead of missing it. Returns
+   * the number of entries removed.
+   */
   async purgeBefore(before: LexiVersion): Promise<number> {
-    const r = await this.#sql.unsafe(
-      `DELETE FROM ${this.#schema}."changeLog" WHERE "watermark" < $1`,
-      [before],
+    const s = this.#schema;
+    return this.#sql.begin(async (tx) => {
+      const [r] = await tx.unsafe(
+        `WITH gone AS (DELETE FROM ${s}."changeLog" WHERE "watermark" < $1 RETURNING "watermark")
+         SELECT count(*)::int AS n, max("watermark") AS newest FROM gone`,
+        [before],
+      );
+      const {n, newest} = r as unknown as {n: number; newest: string | null};
+      if (newest !== null) {
+        await tx.unsafe(
+          `UPDATE ${s}."replicationState"
+              SET "purgedThrough" = GREATEST(COALESCE("purgedThrough", ''), $1)`,
+          [newest],
+        );
+      }
+      return n;
+    });
+  }
+
+  /**
+   * True when every stored transaction after `watermark` is still in the log, i.e. a subscriber
+   * that has applied up to `watermark` can catch up from here.
+   */
+  async coversAfter(watermark: LexiVersion): Promise<boolean> {
+    const [r] = await this.#sql.unsafe(
+      `SELECT "purgedThrough" FROM ${this.#schema}."replicationState"`,
     );
-    return r.count;
+    const purgedThrough = (r as {purgedThrough: string | null} | undefined)?.purgedThrough ?? null;
+    return purgedThrough === null || watermark >= purgedThrough;
   }
 }
 
