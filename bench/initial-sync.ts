@@ -14,7 +14,7 @@ import {fixed, int, megabytes, ms, note, seconds} from './figures.js';
  */
 const BENCH = 'initial-sync';
 
-interface TableCounts {
+export interface TableCounts {
   users: number;
   issues: number;
   comments: number;
@@ -26,7 +26,8 @@ interface TableCounts {
 const id = (prefix: string, n: string) =>
   `('${prefix}' || substr(md5('${prefix}' || (${n})), 1, 20))`;
 
-function seedSql(c: TableCounts): string {
+/** SQL that creates and fills the issue-tracker tables with `c` rows each. */
+export function seedSql(c: TableCounts): string {
   return `
 CREATE TABLE users (
   id text PRIMARY KEY, login text NOT NULL, name text, email text NOT NULL, role text NOT NULL,
@@ -82,14 +83,19 @@ INSERT INTO issue_label
 `;
 }
 
-export async function benchInitialSync(ctx: BenchContext): Promise<void> {
-  const counts: TableCounts = {
+/** 1,000,000 rows at BENCH_SCALE=1. */
+export function issueTrackerCounts(ctx: BenchContext): TableCounts {
+  return {
     users: scaled(ctx, 50_000, 10),
     issues: scaled(ctx, 100_000, 10),
     comments: scaled(ctx, 600_000, 10),
     labels: scaled(ctx, 1_000, 10),
     issue_label: scaled(ctx, 249_000, 10),
   };
+}
+
+export async function benchInitialSync(ctx: BenchContext): Promise<void> {
+  const counts = issueTrackerCounts(ctx);
   // issue_label pairs (issue, label) are unique while each issue has fewer labels than there are.
   if (counts.issue_label / counts.issues >= counts.labels) throw new Error('too few labels');
   const expectedRows = Object.values(counts).reduce((a, b) => a + b, 0);

@@ -11,6 +11,7 @@ import {benchZqlHydration} from './zql-hydration.js';
 import {benchEndToEnd} from './e2e-sync.js';
 import {benchFairness} from './fairness.js';
 import {benchManyGroups} from './many-groups.js';
+import {benchViewSyncerStart} from './view-syncer-start.js';
 
 /**
  * The benchmark runner behind `npm run bench` (see run.ts for the environment variables): starts an
@@ -24,6 +25,7 @@ const BENCHMARKS: Record<string, (ctx: BenchContext) => Promise<void>> = {
   e2e: benchEndToEnd,
   fairness: benchFairness,
   'many-groups': benchManyGroups,
+  'view-syncer-start': benchViewSyncerStart,
 };
 
 export async function runBenchmarks(): Promise<number> {

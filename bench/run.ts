@@ -5,7 +5,7 @@ import {runBenchmarks} from './run-benchmarks.js';
  *
  *   BENCH_SCALE=0.05           multiply row counts (durations too, capped at 1×, at least 0.2×)
  *   BENCH_ONLY=replication     run one benchmark: initial-sync | replication | zql | e2e |
- *                              fairness | many-groups
+ *                              fairness | many-groups | view-syncer-start
  *   BENCH_LOG=1                echo the node's log
  *   ZERO_UPSTREAM_DB           use this Postgres (needs wal_level=logical, CREATEDB) instead of an
  *                              embedded one

@@ -17,6 +17,8 @@ export interface ZcacheServer {
   pid: number;
   /** Milliseconds from spawn to the "zcache ready" line. */
   readyMs: number;
+  /** Everything the server wrote to stderr so far. */
+  log(): string;
   stop(): Promise<void>;
 }
 
@@ -79,6 +81,7 @@ export async function startZcacheServer(
     url: `http://127.0.0.1:${port}`,
     pid: child.pid!,
     readyMs,
+    log: () => log,
     async stop() {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');

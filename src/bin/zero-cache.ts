@@ -51,6 +51,13 @@ async function withEmbeddedPostgresIfNeeded(
   cleanups: (() => Promise<void>)[],
 ): Promise<ZeroConfig> {
   if (config.upstream.db) return config;
+  if (config.changeStreamer.uri) {
+    // A view-syncer with its own embedded database would sync nothing its manager writes.
+    throw new Error(
+      'a view-syncer (ZERO_CHANGE_STREAMER_URI is set) needs ZERO_UPSTREAM_DB: ' +
+        'set it to the same database as its replication-manager',
+    );
+  }
   log.info(`no ZERO_UPSTREAM_DB: starting embedded Postgres in ${config.dataDir}`);
   const pg: RunningPostgres = await startEmbeddedPostgres({
     dataDir: config.dataDir,

@@ -230,6 +230,19 @@ export const ZCACHE_OPTIONS = [
       'before it drains and exits (as zero-cache does after 20 s).',
   },
   {
+    key: 'backupIntervalMs',
+    flag: 'backup-interval-ms',
+    type: 'number',
+    integer: true,
+    min: 100,
+    default: 60_000,
+    zcacheOnly: true,
+    help:
+      'How often a replication-manager with --litestream-backup-url uploads a snapshot of its ' +
+      'replica (only when it changed). New view-syncers restore the latest one and catch up from ' +
+      'the change log, which is kept back to it.',
+  },
+  {
     key: 'apiServerTimeoutMs',
     flag: 'api-server-timeout-ms',
     type: 'number',

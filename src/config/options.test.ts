@@ -43,6 +43,7 @@ test('the table has exactly zero-cache 0.25.9 options plus the zcache-only ones'
     'ZCACHE_DATA_DIR',
     'ZCACHE_EMBEDDED_PG_PORT',
     'ZCACHE_KEEPALIVE_TIMEOUT_MS',
+    'ZCACHE_BACKUP_INTERVAL_MS',
     'ZCACHE_API_SERVER_TIMEOUT_MS',
     'ZCACHE_MAX_QUERIES_PER_CLIENT_GROUP',
   ]);

@@ -1,3 +1,5 @@
+import {mkdirSync} from 'node:fs';
+import path from 'node:path';
 import Database from 'better-sqlite3';
 import type {LexiVersion} from '../shared/lexi-version.js';
 
@@ -13,6 +15,8 @@ export type ReplicaDb = Database.Database;
 
 export function openReplica(file: string, opts: {readonly?: boolean} = {}): ReplicaDb {
   const readonly = opts.readonly ?? false;
+  // ZERO_REPLICA_FILE may name a folder that does not exist yet (e.g. a fresh volume).
+  if (!readonly) mkdirSync(path.dirname(path.resolve(file)), {recursive: true});
   const db = new Database(file, {readonly, fileMustExist: readonly});
   db.pragma('busy_timeout = 30000');
   if (!opts.readonly) {

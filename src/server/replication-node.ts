@@ -41,6 +41,12 @@ export interface ReplicationNodeOptions {
   copyWorkers: number;
   taskID: string;
   log: Logger;
+  /**
+   * Who purges the change log: `replica` (single node) purges behind what the local replica has
+   * applied; `external` leaves it to the caller (the replication-manager purges behind its backups
+   * and its subscribers).
+   */
+  purge?: 'replica' | 'external';
   /** Substitute the upstream change source (tests inject faults here). */
   changeSource?: (opts: {
     slot: string;
@@ -52,6 +58,9 @@ export interface ReplicationNodeOptions {
 export interface ReplicationNode {
   readonly replica: ReplicaDb;
   readonly replicator: Replicator;
+  readonly streamer: ChangeStreamer;
+  readonly changeLog: ChangeLog;
+  readonly replicaVersion: string;
   /** Resolves when replication stops; rejects with the error that stopped it. */
   readonly done: Promise<void>;
   stop(): Promise<void>;
@@ -188,7 +197,7 @@ function run(
   const replicator = new Replicator(s.replica, applier, log, {
     onCommit: (v) => {
       // Single node: the change log is needed only up to what the replica has applied.
-      if (Date.now() - lastPurge < 30_000) return;
+      if (opts.purge === 'external' || Date.now() - lastPurge < 30_000) return;
       lastPurge = Date.now();
       s.changeLog.purgeBefore(v).catch((e) => log.warn('change log purge failed', e));
     },
@@ -230,5 +239,13 @@ function run(
     if (s.changeDb !== s.upstream) await s.changeDb.end({timeout: 2});
   };
   done.catch(() => {});
-  return {replica: s.replica, replicator, done, stop};
+  return {
+    replica: s.replica,
+    replicator,
+    streamer,
+    changeLog: s.changeLog,
+    replicaVersion: s.config.replicaVersion,
+    done,
+    stop,
+  };
 }

@@ -2,10 +2,17 @@ import type {ZeroConfig} from '../config/index.js';
 import type {Logger} from '../shared/log.js';
 import {startChildRuntime, type ChildRuntime} from './child-runtime.js';
 import {LatestValueSender} from './latest-value-sender.js';
-import {startReplicationNode, type ReplicationNode} from './replication-node.js';
+import {startReplicaFollower} from './replica-follower.js';
+import {startReplicationManager} from './replication-manager.js';
+import {startReplicationNode} from './replication-node.js';
+import type {Replicator} from '../replicator/replicator.js';
 
 /**
- * The replication child of the supervisor: upstream Postgres → change log → SQLite replica.
+ * The replication child of the supervisor. By role:
+ * - single node: upstream Postgres → change log → SQLite replica;
+ * - replication-manager (ZERO_NUM_SYNC_WORKERS=0): the same, plus the change-streamer endpoint on
+ *   ZERO_CHANGE_STREAMER_PORT, the replica's backup and the change-log purge;
+ * - view-syncer (ZERO_CHANGE_STREAMER_URI): restore the replica and follow the manager.
  *
  * Contract with the supervisor:
  * - `ready` (with the replica's stateVersion) once initial sync or resume has finished;
@@ -30,8 +37,56 @@ function replicationOptions(config: ZeroConfig, log: Logger) {
   };
 }
 
+interface RunningRole {
+  replicator: Replicator;
+  done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts this process's role; stopping it stops everything it started, in reverse. */
+async function startRole(config: ZeroConfig, log: Logger): Promise<RunningRole> {
+  if (config.changeStreamer.uri) {
+    return startReplicaFollower({
+      changeStreamerURI: config.changeStreamer.uri,
+      taskID: config.taskID,
+      replicaFile: config.replica.file,
+      backupEndpoint: config.litestream.endpoint,
+      log,
+    });
+  }
+  if (!config.upstream.db) throw new Error('replication child: ZERO_UPSTREAM_DB is not set');
+  const managing = config.numSyncWorkers === 0;
+  const node = await startReplicationNode({
+    ...replicationOptions(config, log),
+    purge: managing ? 'external' : 'replica',
+  });
+  if (!managing) return node;
+  try {
+    const services = await startReplicationManager({
+      node,
+      replicaFile: config.replica.file,
+      port: config.changeStreamer.port,
+      backupURL: config.litestream.backupURL,
+      backupEndpoint: config.litestream.endpoint,
+      backupIntervalMs: config.backupIntervalMs,
+      log,
+    });
+    return {
+      replicator: node.replicator,
+      done: node.done,
+      async stop() {
+        await services.stop();
+        await node.stop();
+      },
+    };
+  } catch (e) {
+    await node.stop();
+    throw e;
+  }
+}
+
 async function main(): Promise<void> {
-  let node: ReplicationNode | undefined;
+  let node: RunningRole | undefined;
   const runtime: ChildRuntime = startChildRuntime({worker: 'replication'}, async () => {
     // Stopped while starting (e.g. during initial sync): exiting is safe, because a replica or
     // change log left half-written is detected and redone on the next start.
@@ -40,11 +95,8 @@ async function main(): Promise<void> {
     return 0;
   });
   const {config, log} = runtime;
-  if (!config.upstream.db) {
-    return runtime.failStartup(new Error('replication child: ZERO_UPSTREAM_DB is not set'));
-  }
   try {
-    node = await startReplicationNode(replicationOptions(config, log));
+    node = await startRole(config, log);
   } catch (e) {
     return runtime.failStartup(e);
   }

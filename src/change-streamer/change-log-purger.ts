@@ -1,0 +1,64 @@
+import type {LexiVersion} from '../shared/lexi-version.js';
+import type {Logger} from '../shared/log.js';
+import type {ChangeLog} from './change-log.js';
+
+/**
+ * Keeps a replication-manager's change log bounded without cutting off anyone who still needs it.
+ * Every `intervalMs` it purges the transactions before the lower of
+ * - the newest finished backup's watermark (a view-syncer restoring it needs everything after), and
+ * - the oldest watermark a connected subscriber has acknowledged;
+ * and purges nothing while a snapshot reservation is open (a view-syncer is restoring) or before
+ * the first backup has finished.
+ */
+export interface PurgeBounds {
+  latestBackup(): LexiVersion | undefined;
+  /** See ChangeStreamServer.oldestNeeded: undefined = hold everything, null = no subscriber. */
+  oldestNeeded(): LexiVersion | null | undefined;
+}
+
+export class ChangeLogPurger {
+  readonly #log: ChangeLog;
+  readonly #bounds: PurgeBounds;
+  readonly #logger: Logger;
+  readonly #timer: NodeJS.Timeout;
+  #running: Promise<number> | undefined;
+
+  constructor(changeLog: ChangeLog, bounds: PurgeBounds, logger: Logger, intervalMs = 30_000) {
+    this.#log = changeLog;
+    this.#bounds = bounds;
+    this.#logger = logger;
+    this.#timer = setInterval(() => void this.purgeNow().catch(() => {}), intervalMs);
+    this.#timer.unref();
+  }
+
+  /** The watermark before which the log may be purged now, or undefined for "nothing". */
+  limit(): LexiVersion | undefined {
+    const backup = this.#bounds.latestBackup();
+    const needed = this.#bounds.oldestNeeded();
+    if (backup === undefined || needed === undefined) return undefined;
+    return needed !== null && needed < backup ? needed : backup;
+  }
+
+  /** Purges up to `limit()` now; concurrent calls share one purge. */
+  purgeNow(): Promise<number> {
+    if (this.#running) return this.#running;
+    const limit = this.limit();
+    if (limit === undefined) return Promise.resolve(0);
+    const run = this.#log.purgeBefore(limit).then(
+      (n) => {
+        if (n) this.#logger.debug(`change log: purged ${n} entries before ${limit}`);
+        return n;
+      },
+      (e) => {
+        this.#logger.warn('change log purge failed (will retry)', e);
+        throw e;
+      },
+    );
+    this.#running = run.finally(() => (this.#running = undefined));
+    return this.#running;
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}

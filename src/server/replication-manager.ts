@@ -1,0 +1,83 @@
+import {ReplicaBackupLoop, S3ObjectStore} from '../backup/index.js';
+import {ChangeLogPurger} from '../change-streamer/change-log-purger.js';
+import {ChangeStreamServer} from '../change-streamer/change-stream-server.js';
+import {openReplica} from '../replica/replica-file.js';
+import type {Logger} from '../shared/log.js';
+import type {ReplicationNode} from './replication-node.js';
+
+/**
+ * What a replication-manager (ZERO_NUM_SYNC_WORKERS=0, no ZERO_CHANGE_STREAMER_URI) runs beside
+ * its replication node: the change-streamer endpoint for view-syncers, the backup of its replica
+ * to ZERO_LITESTREAM_BACKUP_URL, and the change-log purge that both of those bound.
+ *
+ * Without a backup URL view-syncers cannot restore (their /snapshot requests are refused), and
+ * the change log is purged behind the connected subscribers only.
+ */
+export interface ReplicationManagerOptions {
+  node: ReplicationNode;
+  replicaFile: string;
+  port: number;
+  backupURL?: string | undefined;
+  backupEndpoint?: string | undefined;
+  backupIntervalMs: number;
+  log: Logger;
+}
+
+export interface ReplicationManagerServices {
+  readonly port: number;
+  readonly server: ChangeStreamServer;
+  readonly backups: ReplicaBackupLoop | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startReplicationManager(
+  o: ReplicationManagerOptions,
+): Promise<ReplicationManagerServices> {
+  const log = o.log.withContext({component: 'replication-manager'});
+  // A connection of its own: each backup copies the replica in one read transaction.
+  const backupDb = o.backupURL ? openReplica(o.replicaFile, {readonly: true}) : undefined;
+  const backups = backupDb
+    ? new ReplicaBackupLoop({
+        store: new S3ObjectStore({backupURL: o.backupURL!, endpoint: o.backupEndpoint}),
+        db: backupDb,
+        intervalMs: o.backupIntervalMs,
+        log,
+      })
+    : undefined;
+  const latestBackup = () => backups?.lastManifest?.watermark;
+  const server = new ChangeStreamServer({
+    port: o.port,
+    streamer: o.node.streamer,
+    changeLog: o.node.changeLog,
+    replicaVersion: o.node.replicaVersion,
+    backupURL: o.backupURL,
+    latestBackupWatermark: latestBackup,
+    log,
+  });
+  const port = await server.listen();
+  const purger = new ChangeLogPurger(
+    o.node.changeLog,
+    {
+      // Without backups nobody restores: only the connected subscribers bound the purge.
+      latestBackup: backups ? latestBackup : () => o.node.replicator.stateVersion,
+      oldestNeeded: () => server.oldestNeeded(),
+    },
+    log,
+  );
+  backups?.start();
+  log.info(
+    `change-streamer listening on port ${port}` +
+      (o.backupURL ? `; backing up the replica to ${o.backupURL}` : '; no backup URL set'),
+  );
+  return {
+    port,
+    server,
+    backups,
+    async stop() {
+      purger.stop();
+      await backups?.stop();
+      backupDb?.close();
+      await server.close();
+    },
+  };
+}
