@@ -215,6 +215,29 @@ test('the manager killed with SIGKILL during writes and restarted: no change los
   view.destroy();
 }, 120_000);
 
+test('a view-syncer started while its manager is down waits, says so, and serves once it is back', async () => {
+  await manager.proc!.kill();
+  const early = await createZcacheNode({
+    upstreamUrl: db.url,
+    env: {
+      ZERO_CHANGE_STREAMER_URI: `ws://127.0.0.1:${changeStreamerPort}`,
+      ZERO_LITESTREAM_ENDPOINT: s3.endpoint,
+      ...s3.env,
+    },
+  });
+  viewSyncers.push(early);
+  const proc = early.start();
+  await proc.waitForLine(/waiting for the replication-manager at ws:\/\/127\.0\.0\.1:\d+/, {
+    timeoutMs: 30_000,
+  });
+  await manager.startAndWaitStreaming();
+  await proc.waitForLine(/zcache ready/, {timeoutMs: 60_000});
+  const view = clientOn(early, 'early').query.item.orderBy('id', 'asc').materialize();
+  await db.sql`INSERT INTO item VALUES (4500, 'after the wait')`;
+  await eventually(async () => expect(view.data.map((r) => r.id)).toEqual(await upstreamIds()));
+  view.destroy();
+}, 120_000);
+
 test('S3 unreachable for a while: replication goes on, the backup resumes, nothing is lost', async () => {
   const store = new S3ObjectStore({backupURL: s3.backupURL, endpoint: s3.endpoint});
   const view = clientOn('balancer', 'no-s3').query.item.orderBy('id', 'asc').materialize();
