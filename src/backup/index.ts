@@ -20,3 +20,4 @@ export {
   type RestoreOptions,
 } from './replica-snapshot.js';
 export {parseBackupURL, S3ObjectStore, type S3ObjectStoreOptions} from './s3-object-store.js';
+export {copyOnWorkerThread, type SnapshotCopier} from './snapshot-copier.js';

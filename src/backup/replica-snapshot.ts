@@ -26,6 +26,7 @@ import {
   type BackupManifest,
 } from './backup-manifest.js';
 import type {ObjectStore} from './object-store.js';
+import type {SnapshotCopier} from './snapshot-copier.js';
 
 /**
  * Backing up a live replica to an ObjectStore, and restoring one from it.
@@ -45,6 +46,8 @@ export interface BackUpOptions {
   /** Where the uncompressed copy and its gzip are made (default: beside the replica file). */
   tmpDir?: string;
   now?: () => Date;
+  /** How the replica is copied (default: VACUUM INTO on `db` itself, on this thread). */
+  copy?: SnapshotCopier;
 }
 
 export const DEFAULT_RETAIN = 2;
@@ -71,7 +74,8 @@ export async function backUpReplica(
   try {
     const copy = path.join(work, 'replica.db');
     const before = readStateVersion(db);
-    db.prepare('VACUUM INTO ?').run(copy);
+    if (opts.copy) await opts.copy(db.name, copy);
+    else db.prepare('VACUUM INTO ?').run(copy);
     const {replicaVersion, stateVersion} = readVersions(copy);
     if (before !== null && stateVersion < before) {
       throw new Error(`backup: the copy is at ${stateVersion}, before the replica's ${before}`);

@@ -82,9 +82,17 @@ export class ClientGroups {
     return this.#groups.entries();
   }
 
+  /**
+   * Closes every client's socket (no error message: the clients reconnect, elsewhere or here once
+   * back), then stops every group. Closing first matters: work still in flight may fail as the
+   * worker's databases close, and an error sent to a client would stop it from reconnecting.
+   */
   stopAll(): void {
     for (const t of this.#idleTimers.values()) clearTimeout(t);
-    for (const g of this.#groups.values()) g.syncer.stop();
+    for (const g of this.#groups.values()) {
+      for (const c of [...g.syncer.connectedClients()]) c.close();
+      g.syncer.stop();
+    }
     this.#groups.clear();
   }
 

@@ -1,4 +1,5 @@
-import {ReplicaBackupLoop, S3ObjectStore} from '../backup/index.js';
+import {createRequire} from 'node:module';
+import {copyOnWorkerThread, ReplicaBackupLoop, S3ObjectStore} from '../backup/index.js';
 import {ChangeLogPurger} from '../change-streamer/change-log-purger.js';
 import {ChangeStreamServer} from '../change-streamer/change-stream-server.js';
 import {openReplica} from '../replica/replica-file.js';
@@ -40,6 +41,10 @@ export async function startReplicationManager(
     ? new ReplicaBackupLoop({
         store: new S3ObjectStore({backupURL: o.backupURL!, endpoint: o.backupEndpoint}),
         db: backupDb,
+        // Copying a large replica takes seconds: off this thread, replication goes on meanwhile.
+        backup: {
+          copy: copyOnWorkerThread(createRequire(import.meta.url).resolve('better-sqlite3')),
+        },
         intervalMs: o.backupIntervalMs,
         log,
       })
