@@ -28,8 +28,9 @@ import type {ZcacheServer} from './zcache-server.js';
  *   telemetry off, plus `env`. It resolves once the server can serve sync connections: its runner
  *   printed `zero-cache ready` (every worker is ready: the change-streamer finished its initial
  *   sync or resume, the replicator and the sync workers run) and then `zero-dispatcher listening`,
- *   and `GET /` answers. readyMs is spawn to that point. Nothing here calls `/keepalive`: the first
- *   keepalive arms zero-cache's heartbeat monitor, which drains the server 20 s after the last one.
+ *   and `GET /` answers. readyMs is spawn to that point; `log()` is its stdout and stderr. Nothing
+ *   here calls `/keepalive`: the first keepalive arms zero-cache's heartbeat monitor, which drains
+ *   the server 20 s after the last one.
  * - `stop()` sends SIGTERM to the runner, waits for its exit (after 15 s SIGKILL to the runner and
  *   every worker and their process groups: zero-cache forks each worker into a group of its own),
  *   kills any worker left and removes the temporary folder.
@@ -218,7 +219,7 @@ export async function startReferenceZeroCache(
   const started = performance.now();
   const child = spawn(node, [entry], {
     cwd: dir,
-    detached: true, // leads its own process group, so stop() can reach every worker
+    detached: true, // a process group of its own, which stop() kills with the workers' groups
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -244,8 +245,8 @@ export async function startReferenceZeroCache(
   );
   // zero-cache forks each worker detached, into a process group of its own, so the runner's group
   // alone does not reach them: the tree is noted at readiness and again at stop.
-  const tree = new Set<number>([child.pid!]);
-  const noteTree = () => descendants(child.pid!).forEach((p) => tree.add(p));
+  const tree = new Set<number>(child.pid ? [child.pid] : []);
+  const noteTree = () => descendants(child.pid ?? -1).forEach((p) => tree.add(p));
   const killTree = () => {
     for (const pid of tree) {
       if (!isOurs(pid, node)) continue;
@@ -260,7 +261,7 @@ export async function startReferenceZeroCache(
   };
   const cleanUp = async () => {
     noteTree();
-    if (!exited) {
+    if (!exited && child.pid !== undefined) {
       child.kill('SIGTERM');
       const timer = setTimeout(killTree, STOP_GRACE_MS);
       await exit;
@@ -270,33 +271,37 @@ export async function startReferenceZeroCache(
     rmSync(dir, {recursive: true, force: true});
   };
 
+  let timer: NodeJS.Timeout | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
+      timer = setTimeout(
         () => reject(new Error(`not ready after ${READY_TIMEOUT_MS / 1000} s`)),
         READY_TIMEOUT_MS,
       );
+      let ready = false;
       const onData = (d: Buffer) => {
         log += d.toString();
-        if (/zero-cache ready[\s\S]*zero-dispatcher listening/.test(log)) {
-          clearTimeout(timer);
+        if (!ready && /zero-cache ready[\s\S]*zero-dispatcher listening/.test(log)) {
+          ready = true;
           resolve();
         }
       };
       child.stdout!.on('data', onData);
       child.stderr!.on('data', onData);
-      child.once('error', (e) => reject(e));
+      child.once('error', reject);
       void exit.then(() => reject(new Error(`exited (${child.exitCode ?? child.signalCode})`)));
     });
     const res = await fetch(`${url}/`);
     if (!res.ok) throw new Error(`GET / answered ${res.status}`);
   } catch (e) {
+    clearTimeout(timer);
     await cleanUp();
     throw new Error(
       `reference zero-cache (${entry}) did not become ready: ${(e as Error).message}; ` +
         `its log:\n${log.slice(-3000)}`,
     );
   }
+  clearTimeout(timer);
   const readyMs = performance.now() - started;
   noteTree();
   return {url, pid: child.pid!, readyMs, log: () => log, stop: cleanUp};
