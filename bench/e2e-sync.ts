@@ -52,7 +52,7 @@ const rels = [
     creator: one({sourceField: ['creatorID'], destField: ['id'], destSchema: user}),
   })),
 ];
-const schema = createSchema({
+export const schema = createSchema({
   tables: [user, issue, comment],
   relationships: rels,
   enableLegacyQueries: true,
@@ -74,12 +74,7 @@ export async function benchEndToEnd(ctx: BenchContext): Promise<void> {
         value: ms(server.readyMs),
         notes: `${int(issues)} issues, ${int(issues * 5)} comments`,
       });
-      const perms = await definePermissions<unknown, typeof schema>(schema, () => ({
-        user: {row: {select: ANYONE_CAN}},
-        issue: {row: {select: ANYONE_CAN}},
-        comment: {row: {select: ANYONE_CAN}},
-      }));
-      await db.sql`UPDATE zero.permissions SET permissions = ${db.sql.json(perms as never)}`;
+      await allowReading(db.sql);
       await new Promise((r) => setTimeout(r, 500));
       await hydration(ctx, server.url);
       await latency(ctx, server.url, db.sql);
@@ -91,7 +86,8 @@ export async function benchEndToEnd(ctx: BenchContext): Promise<void> {
   }
 }
 
-async function seed(sql: postgres.Sql, issues: number): Promise<void> {
+/** The e2e dataset: 100 users, `issues` issues, five comments per issue. */
+export async function seed(sql: postgres.Sql, issues: number): Promise<void> {
   await sql.unsafe(`
     CREATE TABLE "user" (id text PRIMARY KEY, name text NOT NULL);
     CREATE TABLE issue (id text PRIMARY KEY, title text NOT NULL, open int NOT NULL, modified float8 NOT NULL, "creatorID" text NOT NULL, seq int NOT NULL DEFAULT 0);
@@ -103,7 +99,17 @@ async function seed(sql: postgres.Sql, issues: number): Promise<void> {
     INSERT INTO comment SELECT 'c' || g, 'i' || (g % ${issues} + 1), 'comment ' || g, 'u' || (g % 100 + 1) FROM generate_series(1, ${issues * 5}) g;`);
 }
 
-function openIssues(z: Zero<typeof schema>) {
+/** Deploys permissions that let anyone read the e2e tables. */
+export async function allowReading(sql: postgres.Sql): Promise<void> {
+  const perms = await definePermissions<unknown, typeof schema>(schema, () => ({
+    user: {row: {select: ANYONE_CAN}},
+    issue: {row: {select: ANYONE_CAN}},
+    comment: {row: {select: ANYONE_CAN}},
+  }));
+  await sql`UPDATE zero.permissions SET permissions = ${sql.json(perms as never)}`;
+}
+
+export function openIssues(z: Zero<typeof schema>) {
   return z.query.issue
     .where('open', 1)
     .orderBy('modified', 'desc')
