@@ -38,6 +38,11 @@ export class RowChangeWindow {
   /** table → row key text → raw row at the head (null: absent), for rows in `#entries`. */
   readonly #images = new Map<string, Map<string, Record<string, unknown> | null>>();
   readonly #selects = new Map<string, Database.Statement>();
+  /**
+   * Each keyed entry's key text, made once: every client group of the worker asks for the head
+   * image of every entry, and serializing the key each time was most of that cost.
+   */
+  readonly #keyTexts = new WeakMap<RowChange, string>();
 
   constructor(db: ReplicaDb, maxEntries = DEFAULT_MAX_ENTRIES) {
     this.#db = db;
@@ -82,7 +87,7 @@ export class RowChangeWindow {
     }
     const added = readRowChanges(this.#db, this.#head, head);
     for (const e of added) {
-      if (e.rowKey) this.#imagesOf(e.table).set(rowKeyString(e.rowKey), this.#readRow(e));
+      if (e.rowKey) this.#imagesOf(e.table).set(this.#keyText(e), this.#readRow(e));
       this.#entries.push(e);
     }
     this.#head = head;
@@ -96,7 +101,7 @@ export class RowChangeWindow {
     return {
       head: this.#head,
       entries,
-      headImage: (e) => this.#images.get(e.table)?.get(rowKeyString(e.rowKey!)) ?? null,
+      headImage: (e) => this.#images.get(e.table)?.get(this.#keyText(e)) ?? null,
     };
   }
 
@@ -132,9 +137,15 @@ export class RowChangeWindow {
     this.#images.clear();
     for (const e of this.#entries) {
       if (!e.rowKey) continue;
-      const key = rowKeyString(e.rowKey);
+      const key = this.#keyText(e);
       this.#imagesOf(e.table).set(key, old.get(e.table)?.get(key) ?? null);
     }
+  }
+
+  #keyText(e: RowChange): string {
+    let text = this.#keyTexts.get(e);
+    if (text === undefined) this.#keyTexts.set(e, (text = rowKeyString(e.rowKey!)));
+    return text;
   }
 
   #imagesOf(table: string): Map<string, Record<string, unknown> | null> {

@@ -4,6 +4,12 @@
  * int8 values must survive a round trip.
  */
 export function stringifyBigIntJSON(v: unknown): string {
+  // Fast path: plain JSON.stringify (no per-value replacer call) throws only on a bigint.
+  try {
+    return JSON.stringify(v);
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e;
+  }
   const marks: string[] = [];
   const s = JSON.stringify(v, (_k, val) => {
     if (typeof val === 'bigint') {
