@@ -158,7 +158,7 @@ async function seedTemplates(adminUrl: string, scale: number): Promise<Templates
         sql,
         async drop() {
           await sql.end();
-          await admin.unsafe(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+          await dropWithSlots(admin, db);
         },
       };
     },
@@ -167,6 +167,27 @@ async function seedTemplates(adminUrl: string, scale: number): Promise<Templates
       await admin.end();
     },
   };
+}
+
+/**
+ * Drops a database and its replication slots. A stopped server's walsender may linger a moment
+ * (the reference's workers exit after their supervisor), and a database with an active slot
+ * cannot be dropped: the walsenders are terminated, then the slots dropped, retrying for 20 s.
+ */
+async function dropWithSlots(admin: postgres.Sql, db: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await admin`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
+                   WHERE database = ${db} AND active_pid IS NOT NULL`;
+      await admin`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+                   WHERE database = ${db} AND NOT active`;
+      await admin.unsafe(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+      return;
+    } catch (e) {
+      if (attempt >= 40) throw e;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }
 
 function table(): string {
