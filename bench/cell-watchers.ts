@@ -104,7 +104,24 @@ export async function measureCommitToPoke(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   await new Promise((r) => setTimeout(r, 2000));
-  const latencies = made.map((c) => (c.w.seen.get(c.seq) ?? Infinity) - c.at);
+  return pokeLatencies(made);
+}
+
+/**
+ * Commit-to-poke latency of each commit: from the commit returning to the first poke carrying
+ * that seq of the row or a later one (a server may coalesce commits into one poke, which delivers
+ * them all). Commits never delivered count as missing.
+ */
+export function pokeLatencies(
+  made: readonly {seq: number; w: Watcher; at: number}[],
+): Summary & {missing: number} {
+  const latencies = made.map((c) => firstSeenAtOrAfter(c.w, c.seq) - c.at);
   const found = latencies.filter(Number.isFinite);
   return {...summarize(found), missing: latencies.length - found.length};
+}
+
+function firstSeenAtOrAfter(w: Watcher, s: number): number {
+  let first = Infinity;
+  for (const [seen, at] of w.seen) if (seen >= s && at < first) first = at;
+  return first;
 }

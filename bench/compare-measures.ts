@@ -1,6 +1,6 @@
 import type postgres from 'postgres';
 import {Zero} from '@rocicorp/zero';
-import {ALLOW_ALL, watchCells, type Watcher} from './cell-watchers.js';
+import {ALLOW_ALL, pokeLatencies, watchCells, type Watcher} from './cell-watchers.js';
 import {allowReading, openIssues, schema, seed} from './e2e-sync.js';
 import {summarize, type Summary} from './percentiles.js';
 import {treeMemory} from './process-memory.js';
@@ -172,16 +172,7 @@ async function atRate(
   await Promise.all(inFlight);
   const achieved = made.length / (durationMs / 1000);
   await settle(2000);
-  // A poke may carry a later seq of the row only (servers coalesce commits): that delivers it too.
-  const latencies = made.map((c) => firstSeenAtOrAfter(c.w, c.seq) - c.at);
-  const found = latencies.filter(Number.isFinite);
-  return {...summarize(found), missing: latencies.length - found.length, achieved};
-}
-
-function firstSeenAtOrAfter(w: Watcher, s: number): number {
-  let first = Infinity;
-  for (const [seen, at] of w.seen) if (seen >= s && at < first) first = at;
-  return first;
+  return {...pokeLatencies(made), achieved};
 }
 
 /** Doubles the write rate from 100/s while every poke arrives and p99 stays under 1 s. */

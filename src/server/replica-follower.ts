@@ -122,7 +122,7 @@ async function obtainReplica(
     const store = new S3ObjectStore({backupURL, endpoint: o.backupEndpoint});
     const started = Date.now();
     try {
-      deleteReplicaFiles(o.replicaFile);
+      // restoreReplica replaces the unusable local file only once the snapshot is whole and valid.
       const manifest = await restoreReplica(store, o.replicaFile, {log});
       if (!manifest) throw new Error(`no backup at ${store.location} yet`);
       if (manifest.replicaVersion !== replicaVersion || manifest.watermark < minWatermark) {
