@@ -162,7 +162,7 @@ export const AUTH_OPTIONS = [
     key: 'perUserMutationLimit.windowMs',
     flag: 'per-user-mutation-limit-window-ms',
     type: 'number',
-    min: 0,
+    min: 1,
     default: 60_000,
     help: 'The sliding window, in ms, of --per-user-mutation-limit-max.',
   },

@@ -1,10 +1,11 @@
 import type postgres from 'postgres';
 import type {ZeroConfig} from '../config/index.js';
+import {CrudMutations, MutationRateLimit} from '../crud/index.js';
 import {EndpointAllowList} from '../custom/endpoint-url.js';
 import {PushForwarder} from '../custom/push-forwarder.js';
 import type {QueryTransformer} from '../custom/query-transformer.js';
 import {ProtocolError} from '../protocol/sync-errors.js';
-import type {RowChangeWindow} from '../replica/index.js';
+import {openReplica, type ReplicaDb, type RowChangeWindow} from '../replica/index.js';
 import {shardSchema} from '../replication/shard-names.js';
 import type {Logger} from '../shared/log.js';
 import {CVRStore} from '../view-syncer/cvr-store.js';
@@ -40,6 +41,8 @@ export class ClientGroups {
   readonly #groups = new Map<string, ClientGroup>();
   readonly #idleTimers = new Map<string, NodeJS.Timeout>();
   readonly #pushEndpoint: EndpointAllowList;
+  /** Read-only, for the write-permission checks of CRUD mutations; opened on first use. */
+  #crudReplica: ReplicaDb | undefined;
 
   constructor(deps: ClientGroupsDeps) {
     this.#d = deps;
@@ -94,6 +97,8 @@ export class ClientGroups {
       g.syncer.stop();
     }
     this.#groups.clear();
+    this.#crudReplica?.close();
+    this.#crudReplica = undefined;
   }
 
   #create(clientGroupID: string): ClientGroup {
@@ -134,6 +139,17 @@ export class ClientGroups {
         })),
     );
     const results = new MutationResults(this.#d.upstream, shardSchema(shard), clientGroupID);
-    return {syncer, writes: new GroupWrites(clientGroupID, pusher, results, log)};
+    const {max, windowMs} = config.perUserMutationLimit;
+    const crud = new CrudMutations({
+      upstream: this.#d.upstream,
+      appID: config.app.id,
+      shardSchema: shardSchema(shard),
+      clientGroupID,
+      replica: () => (this.#crudReplica ??= openReplica(config.replica.file, {readonly: true})),
+      limit: max === undefined ? undefined : new MutationRateLimit(max, windowMs),
+      customMutators: (config.mutate.url ?? []).length > 0,
+      log,
+    });
+    return {syncer, writes: new GroupWrites(clientGroupID, pusher, crud, results, log)};
   }
 }

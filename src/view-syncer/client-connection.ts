@@ -121,8 +121,9 @@ export class ClientConnection implements ClientHandle {
         return this.#writes.deleteClients(ids);
       }
       case 'push':
-        // Pushes go to the API server at once, not behind this client's queries.
-        return this.#writes.push(msg[1], this.#auth);
+        // Custom mutations go to the API server at once, not behind this client's queries.
+        for (const e of await this.#writes.push(msg[1], this.#auth)) this.send(e.toMessage());
+        return;
       case 'ackMutationResponses':
         return this.#writes.acknowledge(msg[1].clientID, msg[1].id);
       case 'ping':

@@ -1,3 +1,4 @@
+import type {CrudMutations} from '../crud/index.js';
 import type {ApiServerAuth} from '../custom/api-server-call.js';
 import type {PushForwarder} from '../custom/push-forwarder.js';
 import {ProtocolError} from '../protocol/sync-errors.js';
@@ -7,19 +8,28 @@ import type {MutationResults} from './mutation-results.js';
 
 /**
  * The write side of one client group, as its client connections see it (fact sheet §1.7, §7.4):
- * `push` checks the push belongs to the group and forwards custom mutations to the API server;
- * `acknowledge` deletes mutation results the client has applied. Legacy CRUD mutations are
- * refused with MutationFailed (zcache does not apply them yet).
+ * `push` checks the push belongs to the group, forwards custom mutations to the API server (not
+ * awaited: their outcomes come back through replication) and applies legacy CRUD mutations one
+ * after another (awaited, so a client's mutations apply in the order it sent them);
+ * `acknowledge` deletes mutation results the client has applied.
  */
 export class GroupWrites {
   readonly #clientGroupID: string;
   readonly #pusher: PushForwarder;
+  readonly #crud: CrudMutations;
   readonly #results: MutationResults;
   readonly #log: Logger;
 
-  constructor(clientGroupID: string, pusher: PushForwarder, results: MutationResults, log: Logger) {
+  constructor(
+    clientGroupID: string,
+    pusher: PushForwarder,
+    crud: CrudMutations,
+    results: MutationResults,
+    log: Logger,
+  ) {
     this.#clientGroupID = clientGroupID;
     this.#pusher = pusher;
+    this.#crud = crud;
     this.#results = results;
     this.#log = log;
   }
@@ -29,7 +39,8 @@ export class GroupWrites {
     this.#pusher.useClientURL(url);
   }
 
-  push(body: PushBody, auth: ApiServerAuth): void {
+  /** Returns the transient errors (MutationFailed, MutationRateLimited) to send the client. */
+  async push(body: PushBody, auth: ApiServerAuth): Promise<ProtocolError[]> {
     if (body.clientGroupID !== this.#clientGroupID) {
       throw ProtocolError.of(
         'InvalidPush',
@@ -38,13 +49,13 @@ export class GroupWrites {
     }
     const custom = body.mutations.filter((m): m is CustomMutation => m.type === 'custom');
     if (custom.length) this.#pusher.enqueue({...body, mutations: custom}, auth);
-    if (custom.length < body.mutations.length) {
-      throw ProtocolError.of(
-        'MutationFailed',
-        'zcache does not apply legacy CRUD mutations (z.mutate.<table>.insert/update/delete); ' +
-          'write through custom mutators and ZERO_MUTATE_URL instead',
-      );
+    const errors: ProtocolError[] = [];
+    for (const m of body.mutations) {
+      if (m.type !== 'crud') continue;
+      const error = await this.#crud.process(m, auth.authData, body.schemaVersion);
+      if (error) errors.push(error);
     }
+    return errors;
   }
 
   /** Deletes the client's mutation results up to `upTo`; a failure is logged, not fatal. */

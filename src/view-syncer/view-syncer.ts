@@ -31,7 +31,8 @@ import {internalQueries} from './internal-queries.js';
 import {PipelineDriver} from './pipeline-driver.js';
 import {PokeBuilder} from './poke-builder.js';
 import {QuerySet, type DesiredPatch} from './query-set.js';
-import {applyReadPermissions, readPermissions} from './read-permissions.js';
+import {applyReadPermissions} from './read-permissions.js';
+import {readPermissionRules} from '../replica/permissions-table.js';
 import {RowSet, type RowChangeOut} from './row-set.js';
 import {SliceScheduler, type StepSlices} from './slice-scheduler.js';
 import {admitQueries, tooManyQueriesMessage} from './query-admission.js';
@@ -364,7 +365,7 @@ export class ViewSyncer {
       this.#driver.removeQuery(q.queryHash);
       this.#rows.release(q.queryHash);
     }
-    const permissions = readPermissions(this.#db, this.#o.appID);
+    const permissions = readPermissionRules(this.#db, this.#o.appID);
     const permissionsKey = JSON.stringify([permissions, this.#auth.authData ?? null]);
     if (permissionsKey !== this.#permissionsKey) {
       // Deployed permissions (or the token they read) changed: rebuild filtered pipelines (§5.4).

@@ -45,6 +45,14 @@ export class RowOverlay {
     this.#pending.set(rowKeyString(row!, this.#key), change.old);
   }
 
+  /**
+   * Shows `image` (null: absent) for the row with this key instead of the head, until `clear()`:
+   * a simulated write, for checking write permissions against the state after a mutation.
+   */
+  substitute(keyRow: Row, image: Row | null): void {
+    this.#pending.set(rowKeyString(keyRow, this.#key), image);
+  }
+
   beginPush(change: RowChangeForPush): void {
     const key = rowKeyString((change.old ?? change.new)!, this.#key);
     this.#current = {key, change, stage: 'remove', index: -1};
