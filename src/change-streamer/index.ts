@@ -6,10 +6,6 @@
  */
 export {ChangeLog} from './change-log.js';
 export {ChangeLogPurger} from './change-log-purger.js';
-export {
-  ChangeStreamRefusedError,
-  followChanges,
-  reserveSnapshot,
-} from './change-stream-client.js';
+export {ChangeStreamRefusedError, followChanges, reserveSnapshot} from './change-stream-client.js';
 export {ChangeStreamServer} from './change-stream-server.js';
 export {ChangeStreamer} from './change-streamer.js';

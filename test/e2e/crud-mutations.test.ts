@@ -42,7 +42,10 @@ let node: ZcacheNode;
 let proc: ZcacheProcess;
 const clients: Zero<typeof schema>[] = [];
 
-async function client(userID: string): Promise<Zero<typeof schema>> {
+async function client(
+  userID: string,
+  storageKey = `s${clients.length}`,
+): Promise<Zero<typeof schema>> {
   const auth = await new SignJWT({})
     .setProtectedHeader({alg: 'HS256'})
     .setSubject(userID)
@@ -55,7 +58,7 @@ async function client(userID: string): Promise<Zero<typeof schema>> {
     auth,
     schema,
     kvStore: 'mem',
-    storageKey: `s${clients.length}`,
+    storageKey,
   });
   clients.push(z);
   return z;
@@ -194,3 +197,23 @@ test('zcache restarting while CRUD mutations are in flight loses none and repeat
   expect(view.data).toHaveLength(5);
   view.destroy();
 }, 90_000);
+
+test('a client closed with mutations unsent: the next one on its storage sends them, each once', async () => {
+  const first = await client('ada', 'reopened');
+  await eventually(() => expect(first.connection.state.current.name).toBe('connected'));
+  await proc.kill(); // nothing can be pushed now
+  for (let i = 0; i < 4; i++)
+    await first.mutate.item.insert({id: `reo-${i}`, ownerID: 'ada', title: `t${i}`});
+  await new Promise((r) => setTimeout(r, 2000)); // the client persists its pending mutations
+  await first.close();
+  proc = await node.startAndWaitStreaming();
+  const second = await client('ada', 'reopened');
+  expect(await second.clientGroupID).toBe(await first.clientGroupID);
+  const view = second.query.item.where('id', 'LIKE', 'reo-%').materialize();
+  await eventually(async () =>
+    expect(await upstreamTitles('reo-')).toEqual(['t0', 't1', 't2', 't3']),
+  );
+  await eventually(async () => expect(await lastMutationID(first)).toBe(4));
+  await eventually(() => expect(view.data).toHaveLength(4));
+  view.destroy();
+}, 60_000);
