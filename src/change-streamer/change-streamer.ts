@@ -16,6 +16,13 @@ import {WatermarkSignal} from './watermark-signal.js';
  *
  * Subscribers catch up from the log, then receive newly stored transactions from memory; one that
  * falls more than MAX_BUFFERED transactions behind goes back to reading the log.
+ *
+ * The single node's own replicator may instead follow *arrivals* (`subscribeArrivals`): each
+ * transaction as soon as upstream has committed it, before the change log has stored it, so the
+ * replica does not wait for the change log's fsync. That does not weaken invariant 1 — upstream is
+ * still acked only after the store — it only lets the replica run ahead of the log; after a crash
+ * upstream replays whatever the log lacks (see ReplicationNode's resume rule). An arrival
+ * subscriber that falls MAX_BUFFERED behind holds up streaming instead of dropping to the log.
  */
 type StoredTx = {watermark: LexiVersion; changes: DataChange[]};
 type PendingTx = StoredTx & {commit: Extract<SourceEvent, {type: 'commit'}>};
@@ -28,12 +35,21 @@ interface LiveSubscriber {
   overflowed: boolean;
 }
 
+interface ArrivalSubscriber {
+  buffer: StoredTx[];
+  wake: (() => void) | null;
+}
+
 export class ChangeStreamer {
   readonly #log: ChangeLog;
   readonly #logger: Logger;
   readonly #stored: WatermarkSignal;
   readonly #live = new Set<LiveSubscriber>();
+  readonly #arrivals = new Set<ArrivalSubscriber>();
+  #drainWaiters: (() => void)[] = [];
   #pending: PendingTx[] = [];
+  /** The batch being stored (arrived, not yet in the log). */
+  #inFlight: PendingTx[] = [];
   #storing: Promise<void> | null = null;
   #storeError: unknown;
 
@@ -78,8 +94,12 @@ export class ChangeStreamer {
         } else {
           lastSeen = tx.watermark;
           this.#pending.push({...tx, commit: ev});
+          this.#arrived(tx);
           this.#kickStorer(source);
           if (this.#pending.length >= MAX_PENDING) await this.#storing;
+          while (this.#arrivalBacklog() >= MAX_BUFFERED) {
+            await new Promise<void>((r) => this.#drainWaiters.push(r));
+          }
         }
         tx = null;
       }
@@ -95,7 +115,9 @@ export class ChangeStreamer {
         while (this.#pending.length > 0) {
           const batch = this.#pending;
           this.#pending = [];
+          this.#inFlight = batch;
           await this.#log.storeMany(batch);
+          this.#inFlight = [];
           for (const t of batch) this.#published(t);
           source.ack(batch[batch.length - 1]!.commit);
         }
@@ -116,6 +138,69 @@ export class ChangeStreamer {
         sub.overflowed = true;
         sub.buffer = [];
       }
+    }
+  }
+
+  #arrived(t: StoredTx): void {
+    for (const sub of this.#arrivals) {
+      sub.buffer.push({watermark: t.watermark, changes: t.changes});
+      sub.wake?.();
+      sub.wake = null;
+    }
+  }
+
+  #arrivalBacklog(): number {
+    let most = 0;
+    for (const sub of this.#arrivals) most = Math.max(most, sub.buffer.length);
+    return most;
+  }
+
+  #drained(): void {
+    if (this.#arrivalBacklog() >= MAX_BUFFERED) return;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /**
+   * Every transaction after `after`: first those stored in the log, then each one as soon as it
+   * arrives from upstream, stored or not (see the class comment), until `signal` aborts.
+   */
+  async *subscribeArrivals(
+    after: LexiVersion,
+    signal: AbortSignal,
+  ): AsyncGenerator<ChangeStreamMessage> {
+    // Arrived but not yet stored: neither in the log nor in a later arrival.
+    const unstored = [...this.#inFlight, ...this.#pending];
+    const sub: ArrivalSubscriber = {
+      buffer: unstored.map((t) => ({watermark: t.watermark, changes: t.changes})),
+      wake: null,
+    };
+    this.#arrivals.add(sub);
+    const onAbort = () => sub.wake?.();
+    signal.addEventListener('abort', onAbort);
+    let position = after;
+    try {
+      for await (const msg of this.#log.readAfter(position)) {
+        yield msg;
+        if (msg[0] === 'commit') position = msg[2].watermark;
+      }
+      while (!signal.aborted) {
+        while (sub.buffer.length > 0) {
+          const t = sub.buffer.shift()!;
+          this.#drained();
+          if (t.watermark <= position) continue;
+          yield ['begin', {tag: 'begin'}, {commitWatermark: t.watermark}];
+          for (const change of t.changes) yield ['data', change];
+          yield ['commit', {tag: 'commit'}, {watermark: t.watermark}];
+          position = t.watermark;
+        }
+        if (!signal.aborted) await new Promise<void>((r) => (sub.wake = r));
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      this.#arrivals.delete(sub);
+      this.#drained();
     }
   }
 

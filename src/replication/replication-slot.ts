@@ -69,6 +69,14 @@ export async function dropSlot(sql: postgres.Sql, name: string): Promise<void> {
   await sql`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = ${name}`;
 }
 
+/** The slot's confirmed position (upstream replays every transaction that ends after it). */
+export async function slotConfirmedLsn(sql: postgres.Sql, name: string): Promise<bigint | null> {
+  const [row] = await sql<{lsn: string | null}[]>`
+    SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots
+     WHERE slot_name = ${name} AND database = current_database()`;
+  return row?.lsn ? lsnToBigInt(row.lsn) : null;
+}
+
 export async function slotExists(sql: postgres.Sql, name: string): Promise<boolean> {
   const rows =
     await sql`SELECT 1 FROM pg_replication_slots WHERE slot_name = ${name} AND database = current_database()`;

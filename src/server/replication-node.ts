@@ -5,7 +5,7 @@ import {ChangeStreamer} from '../change-streamer/change-streamer.js';
 import {installDdlTriggers} from '../replication/ddl-triggers.js';
 import {initialSync} from '../replication/initial-sync.js';
 import {startPgChangeSource, type ChangeSource} from '../replication/pg-change-source.js';
-import {dropOtherSlots, slotExists} from '../replication/replication-slot.js';
+import {dropOtherSlots, slotConfirmedLsn, slotExists} from '../replication/replication-slot.js';
 import {
   ensureShardSchema,
   setReplicaIdentities,
@@ -13,6 +13,7 @@ import {
 } from '../replication/shard-schema.js';
 import {getPublishedSchema} from '../replication/published-schema.js';
 import type {ShardId} from '../replication/shard-names.js';
+import {watermarkToLsn} from '../shared/lsn.js';
 import {checkUpstream} from '../replication/upstream-check.js';
 import {connectPostgres, explainConnectionError} from '../replication/upstream-connection.js';
 import {
@@ -47,6 +48,13 @@ export interface ReplicationNodeOptions {
    * and its subscribers).
    */
   purge?: 'replica' | 'external';
+  /**
+   * What the local replicator applies: `stored` transactions (after the change log has them), or
+   * `arrivals` (as soon as upstream committed them; single node only — see ChangeStreamer). With
+   * arrivals the replica may be ahead of the change log after a crash, which resumes as long as
+   * the slot will replay everything after the replica.
+   */
+  replicaFollows?: 'stored' | 'arrivals';
   /** Substitute the upstream change source (tests inject faults here). */
   changeSource?: (opts: {
     slot: string;
@@ -125,12 +133,16 @@ async function prepareReplica(
     state,
     publications,
     readStateVersion(replica),
+    opts.replicaFollows === 'arrivals',
   );
   if (reason === null) {
     createMetaTables(replica); // adds meta tables that newer versions introduced
-    log.info(
-      `resuming replica ${opts.replicaFile} at ${readStateVersion(replica)} (slot ${config!.slot})`,
-    );
+    const at = readStateVersion(replica)!;
+    const ahead =
+      state!.lastWatermark < at
+        ? `; ahead of the change log (${state!.lastWatermark}), which upstream will replay`
+        : '';
+    log.info(`resuming replica ${opts.replicaFile} at ${at} (slot ${config!.slot})${ahead}`);
     return {replica, config: config!, state: state!};
   }
   log.info(`initial sync: ${reason}`);
@@ -161,6 +173,7 @@ async function resyncReason(
   state: ChangeLogState | null,
   publications: string[],
   stateVersion: string | null,
+  replicaMayLeadLog: boolean,
 ): Promise<string | null> {
   if (!config || !stateVersion) return 'no replica yet';
   if (JSON.stringify(config.publications) !== JSON.stringify(publications))
@@ -168,7 +181,13 @@ async function resyncReason(
   if (!(await slotExists(upstream, config.slot))) return `replication slot ${config.slot} is gone`;
   if (!state || state.replicaVersion !== config.replicaVersion)
     return 'the change log belongs to another replica';
-  if (state.lastWatermark < stateVersion) return 'the change log is behind the replica';
+  if (state.lastWatermark < stateVersion) {
+    // Resumable only if upstream replays every transaction after the replica: the slot has not
+    // been acked past it (it is acked only for stored transactions, so it cannot have been).
+    const confirmed = await slotConfirmedLsn(upstream, config.slot);
+    if (!replicaMayLeadLog || confirmed === null || confirmed > watermarkToLsn(stateVersion))
+      return 'the change log is behind the replica';
+  }
   return null;
 }
 
@@ -219,7 +238,11 @@ function run(
     after: s.state.lastWatermark,
   });
   const streaming = sourceReady.then((source) => streamer.run(source));
-  const replicating = replicator.run(streamer.subscribe(applier.stateVersion, abort.signal));
+  const replicating = replicator.run(
+    opts.replicaFollows === 'arrivals'
+      ? streamer.subscribeArrivals(applier.stateVersion, abort.signal)
+      : streamer.subscribe(applier.stateVersion, abort.signal),
+  );
   let stopping = false;
   const done = Promise.race([streaming, replicating]).then(
     () => {

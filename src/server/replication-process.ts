@@ -59,6 +59,9 @@ async function startRole(config: ZeroConfig, log: Logger): Promise<RunningRole> 
   const node = await startReplicationNode({
     ...replicationOptions(config, log),
     purge: managing ? 'external' : 'replica',
+    // A single node's replica need not wait for the change log's fsync; the manager's must not
+    // run ahead of the log its view-syncers and backups follow.
+    replicaFollows: managing ? 'stored' : 'arrivals',
   });
   if (!managing) return node;
   try {
