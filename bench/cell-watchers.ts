@@ -22,7 +22,7 @@ export const ALLOW_ALL = {row: {select: [['allow', {type: 'and', conditions: []}
 export interface Watcher {
   ws: WebSocket;
   id: number;
-  /** seq → when it arrived. */
+  /** seq → when the poke carrying it ended (when a client applies it). */
   seen: Map<number, number>;
 }
 
@@ -51,16 +51,23 @@ export function watchCell(server: string, id: number, prefix = 'watch'): Promise
     },
   });
   const w: Watcher = {ws, id, seen: new Map()};
+  // A row counts as seen when its poke ends (the client applies a poke only at its pokeEnd).
+  let inPoke: number[] = [];
   return new Promise((resolve, reject) => {
     ws.once('close', (code) => reject(new Error(`watcher ${id} closed (${code}) before its poke`)));
     ws.on('message', (d) => {
       const [type, body] = JSON.parse(String(d)) as [
         string,
-        {rowsPatch?: {value?: {seq: number}}[]},
+        {rowsPatch?: {value?: {seq: number}}[]; cancel?: boolean},
       ];
-      if (type === 'pokeEnd') resolve(w);
-      if (type !== 'pokePart') return;
-      for (const p of body.rowsPatch ?? []) if (p.value) w.seen.set(p.value.seq, performance.now());
+      if (type === 'pokePart') {
+        for (const p of body.rowsPatch ?? []) if (p.value) inPoke.push(p.value.seq);
+      } else if (type === 'pokeEnd') {
+        const at = performance.now();
+        if (!body.cancel) for (const s of inPoke) w.seen.set(s, at);
+        inPoke = [];
+        resolve(w);
+      }
     });
   });
 }

@@ -78,6 +78,18 @@ export const CVR_OPTIONS = [
     help: 'CVR connections of one sync worker; the supervisor passes it to its workers.',
   },
   {
+    key: 'cvr.asyncCommit',
+    flag: 'cvr-async-commit',
+    type: 'boolean',
+    default: true,
+    zcacheOnly: true,
+    help:
+      'Commit CVR updates without waiting for the CVR database to fsync them (each poke is ' +
+      'then ~2 ms sooner). If that database crashes, it may forget its last fraction of a ' +
+      'second of updates; the clients concerned get their view reset on reconnect, and no ' +
+      'row or mutation is lost. false: wait for every CVR commit to be durable.',
+  },
+  {
     key: 'cvr.garbageCollectionInactivityThresholdHours',
     flag: 'cvr-garbage-collection-inactivity-threshold-hours',
     type: 'number',

@@ -40,6 +40,7 @@ test('the table has exactly zero-cache 0.25.9 options plus the zcache-only ones'
   expect([...zeroNames].sort()).toEqual([...ZERO_CACHE_ENV_NAMES].sort());
   const own = VALUE_OPTIONS.filter((spec) => spec.zcacheOnly).map(envName);
   expect(own).toEqual([
+    'ZCACHE_CVR_ASYNC_COMMIT',
     'ZCACHE_DATA_DIR',
     'ZCACHE_EMBEDDED_PG_PORT',
     'ZCACHE_KEEPALIVE_TIMEOUT_MS',

@@ -107,7 +107,9 @@ export class ClientGroups {
     const syncer = new ViewSyncer({
       clientGroupID,
       replicaFile: config.replica.file,
-      store: new CVRStore(this.#d.cvrDb, shard, clientGroupID, config.taskID),
+      store: new CVRStore(this.#d.cvrDb, shard, clientGroupID, config.taskID, {
+        asyncCommit: config.cvr.asyncCommit,
+      }),
       appID: config.app.id,
       shardSchema: shardSchema(shard),
       log,

@@ -1,6 +1,7 @@
 import {expect, test} from 'vitest';
 import type {DownstreamMessage} from '../protocol/sync-down.js';
-import {PokeBuilder} from './poke-builder.js';
+import {silentLogger} from '../shared/log.js';
+import {PokeBuilder, pendingPoke} from './poke-builder.js';
 
 function builder(baseCookie: string | null, cookie: string) {
   const sent: DownstreamMessage[] = [];
@@ -72,4 +73,41 @@ test('a version change with no patches still sends start and end; no change send
   const same = builder('0b', '0b');
   same.b.end();
   expect(same.sent).toEqual([]);
+});
+
+function builtPoke(from: string, to: string) {
+  const {b, sent} = builder(from, to);
+  b.row({id: 't/1', table: 'issue', key: {id: 1}, row: {id: 1, _0_version: to}});
+  b.end();
+  const received: DownstreamMessage[] = [];
+  const client = {
+    clientID: 'c1',
+    cookie: from as string | null,
+    send: (m: DownstreamMessage) => received.push(m),
+  };
+  return {poke: pendingPoke(client, sent, to, silentLogger), client, received};
+}
+
+test('a pending poke sends its parts first and its pokeEnd (moving the cookie) on finish', () => {
+  const {poke, client, received} = builtPoke('0a', '0b');
+  poke.sendParts();
+  expect(received.map((m) => m[0])).toEqual(['pokeStart', 'pokePart']);
+  expect(client.cookie).toBe('0a');
+  poke.finish();
+  expect(received.map((m) => m[0])).toEqual(['pokeStart', 'pokePart', 'pokeEnd']);
+  expect(client.cookie).toBe('0b');
+});
+
+test('a pending poke cancelled after its parts ends with cancel and leaves the cookie', () => {
+  const {poke, client, received} = builtPoke('0a', '0b');
+  poke.sendParts();
+  poke.cancel();
+  expect(received[2]).toEqual(['pokeEnd', {pokeID: '0b', cookie: '', cancel: true}]);
+  expect(client.cookie).toBe('0a');
+});
+
+test('a pending poke cancelled before its parts sends nothing', () => {
+  const {poke, received} = builtPoke('0a', '0b');
+  poke.cancel();
+  expect(received).toEqual([]);
 });

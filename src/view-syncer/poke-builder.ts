@@ -1,5 +1,13 @@
-import type {MutOp, PokePartBody, QueryOp, RowOp, SchemaVersions} from '../protocol/sync-down.js';
-import type {DownstreamMessage} from '../protocol/sync-down.js';
+import type {
+  DownstreamMessage,
+  MutOp,
+  PokeEndMessage,
+  PokePartBody,
+  QueryOp,
+  RowOp,
+  SchemaVersions,
+} from '../protocol/sync-down.js';
+import type {Logger} from '../shared/log.js';
 import type {RowChangeOut} from './row-set.js';
 
 /**
@@ -74,6 +82,11 @@ export class PokeBuilder {
     }
   }
 
+  /** Clears the client's whole view (rows, queries, results) before what follows. */
+  clearAll(): void {
+    ((this.#nextPart().rowsPatch ??= []) as RowOp[]).push({op: 'clear'});
+  }
+
   /** Sends what remains and `pokeEnd`; sends nothing if the cookie did not move. */
   end(): void {
     if (this.#o.cookie === this.#o.baseCookie) return;
@@ -121,4 +134,52 @@ type Mutable<T> = {-readonly [K in keyof T]: T[K]};
 function withoutVersion(row: Record<string, unknown>): never {
   const {_0_version: _v, ...rest} = row;
   return rest as never;
+}
+
+/** The client side a poke is sent to. */
+export interface PokedClient {
+  readonly clientID: string;
+  cookie: string | null;
+  send(m: DownstreamMessage): void;
+}
+
+/**
+ * A poke built for one client, sent in two steps: everything but its `pokeEnd` first, then the
+ * `pokeEnd` (after which the client applies it and its cookie moves) — or a cancelling `pokeEnd`
+ * if the CVR flush failed.
+ */
+export interface PendingPoke {
+  sendParts(): void;
+  finish(): void;
+  cancel(): void;
+}
+
+export function pendingPoke(
+  client: PokedClient,
+  messages: DownstreamMessage[],
+  cookie: string,
+  log: Logger,
+): PendingPoke {
+  const last = messages[messages.length - 1];
+  const end = last?.[0] === 'pokeEnd' ? (messages.pop() as PokeEndMessage) : undefined;
+  let sent = false;
+  const rowCount = messages.reduce(
+    (n, m) => n + (m[0] === 'pokePart' ? (m[1].rowsPatch?.length ?? 0) : 0),
+    0,
+  );
+  return {
+    sendParts() {
+      for (const m of messages) client.send(m);
+      sent = messages.length > 0;
+    },
+    finish() {
+      if (!end) return;
+      log.debug(`poke ${client.clientID}: ${client.cookie} → ${cookie}, ${rowCount} rows`);
+      client.send(end);
+      client.cookie = cookie;
+    },
+    cancel() {
+      if (sent && end) client.send(['pokeEnd', {pokeID: end[1].pokeID, cookie: '', cancel: true}]);
+    },
+  };
 }

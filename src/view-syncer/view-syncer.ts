@@ -29,7 +29,8 @@ import {
 } from './cvr-version.js';
 import {internalQueries} from './internal-queries.js';
 import {PipelineDriver} from './pipeline-driver.js';
-import {PokeBuilder} from './poke-builder.js';
+import {AheadClients} from './ahead-clients.js';
+import {PokeBuilder, pendingPoke, type PendingPoke} from './poke-builder.js';
 import {QuerySet, type DesiredPatch} from './query-set.js';
 import {applyReadPermissions} from './read-permissions.js';
 import {readPermissionRules} from '../replica/permissions-table.js';
@@ -44,11 +45,12 @@ import {TTLClock} from './ttl.js';
  * The view-syncer of one client group on one worker: it owns the group's CVR (loaded once, flushed
  * after every change), its IVM pipelines (one replica connection, one snapshot per step) and its
  * connected clients. All work runs one step at a time: apply config changes, expire queries,
- * advance and hydrate pipelines, compute the new CVR version, flush the CVR, then poke every
- * client from its cookie to the new version (behind clients get a catch-up poke).
+ * advance and hydrate pipelines, compute the new CVR version, send each client its poke from its
+ * cookie to the new version (behind clients get a catch-up poke) while the CVR is flushed, then
+ * end the pokes.
  *
  * Invariant: a poke's baseCookie is the cookie the client holds (we track it per client), and the
- * CVR is flushed before any client is told a version.
+ * CVR is flushed before any client is told a version (a poke takes effect at its pokeEnd).
  */
 export interface ClientHandle {
   readonly clientID: string;
@@ -86,6 +88,7 @@ type ConfigChange = (version: CVRVersion, ttlClock: number) => DesiredPatch[];
 export class ViewSyncer {
   readonly #o: ViewSyncerOptions;
   readonly #clients = new Map<string, ClientHandle>();
+  readonly #ahead = new AheadClients();
   #cvr: CVRSnapshot | undefined;
   #queries!: QuerySet;
   #rows!: RowSet;
@@ -133,7 +136,7 @@ export class ViewSyncer {
     this.#auth = pickGroupToken(this.#auth, auth);
     return this.#enqueue(async () => {
       await this.#ensureLoaded();
-      this.#checkCookie(client.cookie);
+      this.#checkCookie(client.clientID, client.cookie);
       this.#checkClientSchema(body.clientSchema, client.cookie);
       this.#clients.get(client.clientID)?.close();
       this.#clients.set(client.clientID, client);
@@ -301,18 +304,16 @@ export class ViewSyncer {
     return [...new Set([...this.#cvr!.clients, ...this.#queries.desires.keys()])];
   }
 
-  #checkCookie(cookie: string | null): void {
+  #checkCookie(clientID: string, cookie: string | null): void {
     if (cookie === null) return;
     const cvrVersion = this.#cvr!.instance.version;
     const mine = parseCookie(cookie);
-    if (versionString(cvrVersion) === '00' && cookie > '00') {
-      throw ProtocolError.of('ClientNotFound', 'Client not found');
-    }
     if (compareVersions(mine, cvrVersion) > 0) {
-      throw ProtocolError.of(
-        'InvalidConnectionRequestBaseCookie',
-        `CVR is at version ${versionString(cvrVersion)}`,
+      this.#o.log.warn(
+        `group ${this.#o.clientGroupID}: client ${clientID} is at ${cookie}, ahead of the CVR ` +
+          `(${versionString(cvrVersion)}): the CVR lost its latest updates; resetting the client's view`,
       );
+      this.#ahead.add(clientID, mine);
     }
   }
 
@@ -356,7 +357,7 @@ export class ViewSyncer {
     const cvr = this.#cvr!;
     const old = cvr.instance.version;
     const ttl = this.#ttl.value();
-    const tentative = oneAfter(old);
+    const tentative = this.#ahead.raise(oneAfter(old));
     const desired = config ? config(tentative, ttl) : [];
     const gotChanges: {op: 'put' | 'del'; hash: string}[] = [];
     for (const q of this.#queries.expiredQueries(ttl)) {
@@ -424,8 +425,9 @@ export class ViewSyncer {
           const q = this.#queries.queries.get(queryHash);
           if (q && q.patchVersion === null) fresh.add(queryHash);
         }
-        const next: CVRVersion =
-          result.version > old.stateVersion ? {stateVersion: result.version} : tentative;
+        const next: CVRVersion = this.#ahead.raise(
+          result.version > old.stateVersion ? {stateVersion: result.version} : tentative,
+        );
         const rowOut = this.#rows.finish(next);
         for (const hash of fresh) {
           this.#queries.markGot(hash, next, hash);
@@ -433,6 +435,7 @@ export class ViewSyncer {
             gotChanges.push({op: 'put', hash});
         }
         const changed =
+          this.#ahead.size > 0 ||
           desired.length > 0 ||
           gotChanges.length > 0 ||
           rowOut.changes.length > 0 ||
@@ -444,6 +447,9 @@ export class ViewSyncer {
       }),
       () => this.#stopped,
     );
+    // Pokes go out while the CVR is flushed; only their pokeEnd (when the client applies them)
+    // waits for the flush, so no client is told a version the CVR might not have.
+    for (const poke of outcome.pokes) poke.sendParts();
     if (outcome.changed || clientAdded) {
       this.#queries.stampDirty(outcome.version);
       cvr.instance = {
@@ -454,23 +460,35 @@ export class ViewSyncer {
       };
       for (const id of this.#clients.keys()) cvr.clients.add(id);
       const dirty = this.#queries.takeDirty();
-      await this.#o.store.flush(
-        this.#stored ? old : null,
-        {
-          instance: cvr.instance,
-          clients: {put: [...this.#clients.keys()]},
-          queries: dirty.queries,
-          desires: dirty.desires,
-          rows: outcome.rowsDirty,
-        },
-        this.#lastConnect,
+      await this.#flushOrCancel(outcome.pokes, () =>
+        this.#o.store.flush(
+          this.#stored ? old : null,
+          {
+            instance: cvr.instance,
+            clients: {put: [...this.#clients.keys()]},
+            queries: dirty.queries,
+            desires: dirty.desires,
+            rows: outcome.rowsDirty,
+          },
+          this.#lastConnect,
+        ),
       );
       this.#stored = true;
     }
-    for (const send of outcome.pokes) send();
+    for (const poke of outcome.pokes) poke.finish();
+    this.#ahead.clear();
     if (failedQueries.length)
       for (const c of this.#clients.values()) c.send(['transformError', failedQueries]);
     this.#scheduleExpiry();
+  }
+
+  async #flushOrCancel(pokes: readonly PendingPoke[], flush: () => Promise<void>): Promise<void> {
+    try {
+      await flush();
+    } catch (e) {
+      for (const poke of pokes) poke.cancel();
+      throw e;
+    }
   }
 
   /** The group's token and cookies, forwarded to the API server (the latest connection's). */
@@ -487,10 +505,10 @@ export class ViewSyncer {
     got: {op: 'put' | 'del'; hash: string}[],
     rows: RowChangeOut[],
     readRow: (table: string, key: Record<string, unknown>) => import('../zql/index.js').Row | null,
-  ): (() => void)[] {
+  ): PendingPoke[] {
     const cookie = versionString(version);
     const schemaVersions = this.#schemaVersions();
-    const sends: (() => void)[] = [];
+    const pokes: PendingPoke[] = [];
     for (const client of this.#clients.values()) {
       if (client.cookie === cookie) continue;
       const buffered: DownstreamMessage[] = [];
@@ -504,7 +522,10 @@ export class ViewSyncer {
           clientGroupID: this.#o.clientGroupID,
         },
       );
-      if (client.cookie === versionString(old)) {
+      if (this.#ahead.has(client.clientID)) {
+        poke.clearAll();
+        writeCatchup(poke, null, this.#queries, this.#rows, readRow);
+      } else if (client.cookie === versionString(old)) {
         for (const d of desired) poke.desired(d.clientID, {op: d.op, hash: d.queryHash});
         for (const g of got) poke.got({op: g.op, hash: g.hash});
         for (const r of rows) poke.row(r);
@@ -514,19 +535,9 @@ export class ViewSyncer {
         writeCatchup(poke, client.cookie, this.#queries, this.#rows, readRow);
       }
       poke.end();
-      const rowCount = buffered.reduce(
-        (n, m) => n + (m[0] === 'pokePart' ? (m[1].rowsPatch?.length ?? 0) : 0),
-        0,
-      );
-      sends.push(() => {
-        this.#o.log.debug(
-          `poke ${client.clientID}: ${client.cookie} → ${cookie}, ${rowCount} rows`,
-        );
-        for (const m of buffered) client.send(m);
-        client.cookie = cookie;
-      });
+      pokes.push(pendingPoke(client, buffered, cookie, this.#o.log));
     }
-    return sends;
+    return pokes;
   }
 
   /** Transforms custom queries and adds their pipelines; failed ones are dropped (got del). */
