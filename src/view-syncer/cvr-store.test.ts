@@ -417,3 +417,42 @@ describe('CVR garbage collection', () => {
     expect(remaining).toHaveLength(0);
   });
 });
+
+describe('row write-back', () => {
+  const many = (n: number, patch: string) => Array.from({length: n}, (_, i) => row(i, patch));
+
+  test('more than 100 row records are written after the flush; rowsVersion marks them', async () => {
+    const {id, store} = await storedGroup('task-a', '01', many(150, '01'));
+    const reader = new CVRStore(db.sql, shard, id, 'task-a');
+    // The flush returned before its rows: they and rowsVersion follow.
+    await eventually(async () => {
+      expect(await reader.allRows()).toHaveLength(150);
+      expect((await reader.load(CONNECT)).rowsComplete).toBe(true);
+    });
+    expect(await store.allRows()).toHaveLength(150); // the writer's own reads wait for them
+  });
+
+  test('a load while row records are still to be written reports them incomplete', async () => {
+    const {id} = await storedGroup('task-a', '01', many(3, '01'));
+    await db.sql.unsafe(
+      `UPDATE "zero_0/cvr"."rowsVersion" SET "version" = '00' WHERE "clientGroupID" = $1`,
+      [id],
+    );
+    const cvr = await new CVRStore(db.sql, shard, id, 'task-a').load(CONNECT);
+    expect(cvr.rowsComplete).toBe(false);
+  });
+
+  test('a flush waits for the write-back before it, so rows never go back in time', async () => {
+    const {id, store} = await storedGroup('task-a', '01', many(150, '01'));
+    await store.flush(
+      v('01'),
+      {instance: instance(id, '02'), rows: [row(7, '02', {q1: 2})]},
+      CONNECT,
+    );
+    const reader = new CVRStore(db.sql, shard, id, 'task-a');
+    const rows = await reader.allRows();
+    expect(rows).toHaveLength(150);
+    expect(rows.find((r) => r.rowKey.id === 'i7')).toMatchObject({refCounts: {q1: 2}});
+    expect((await reader.load(CONNECT)).rowsComplete).toBe(true);
+  });
+});

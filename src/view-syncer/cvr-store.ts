@@ -41,6 +41,8 @@ export interface CVRUpdate {
 }
 
 const READ_BATCH = 5000;
+/** Row records written inside a flush; more are written back after it. */
+const ROWS_IN_FLUSH = 100;
 
 /**
  * The persistence of one client group's CVR in ZERO_CVR_DB (fact sheet §3.3–3.5), written by the
@@ -52,8 +54,11 @@ const READ_BATCH = 5000;
  * - `flush` is all or nothing, and only applies on top of the version it was computed from
  *   (`ConcurrentModificationError` otherwise) while this task still owns the group. It writes this
  *   task as owner since `lastConnectTime`: `update.instance.owner`/`grantedAt` are not used.
- * - Rows are written in the flush's transaction, so the rows are always flushed up to the instance
- *   version (`rowsVersion` = `version`) and reads of rows need not wait for pending writes.
+ * - Up to ROWS_IN_FLUSH row records are written in the flush's transaction (`rowsVersion` =
+ *   `version`). More — a hydration — are written back after it, in their own transaction (as the
+ *   reference does), so that the poke need not wait for them: until that commits `rowsVersion` is
+ *   behind `version`, and a load then reports `rowsComplete: false`. The next flush and every read
+ *   of rows wait for a write-back in progress; a failed one fails the next flush.
  * - A garbage-collected group stays gone: loads and flushes fail with `ClientGroupPurgedError`.
  */
 /** Fixed statement texts run on every step: prepared once per connection (see cvr-store-writes). */
@@ -64,6 +69,9 @@ type LockedInstance = Pick<InstanceRow, 'version' | 'owner' | 'grantedAt' | 'del
 export class CVRStore {
   readonly #sql: postgres.Sql;
   readonly #asyncCommit: boolean;
+  /** A write-back of row records in progress, and the failure of the last one. */
+  #rowsWrite: Promise<void> | null = null;
+  #rowsWriteError: Error | null = null;
   readonly #schema: string;
   readonly #clientGroupID: string;
   readonly #taskID: string;
@@ -96,9 +104,9 @@ export class CVRStore {
   async load(lastConnectTime: number): Promise<CVRSnapshot> {
     const s = this.#schema;
     const id = this.#clientGroupID;
-    const [instanceRows, clientRows, queryRows, desireRows] = await this.#sql.begin(
-      'isolation level repeatable read read only',
-      (tx) => [
+    await this.#rowsWritten();
+    const [instanceRows, clientRows, queryRows, desireRows, rowsVersionRows] =
+      await this.#sql.begin('isolation level repeatable read read only', (tx) => [
         tx.unsafe<InstanceRow[]>(
           `SELECT "version", "lastActive", "ttlClock", "replicaVersion", "owner", "grantedAt",
              "clientSchema", "profileID", "deleted" FROM ${s}.instances WHERE "clientGroupID" = $1`,
@@ -122,8 +130,12 @@ export class CVRStore {
           [id],
           PREPARED,
         ),
-      ],
-    );
+        tx.unsafe<{version: string}[]>(
+          `SELECT "version" FROM ${s}."rowsVersion" WHERE "clientGroupID" = $1`,
+          [id],
+          PREPARED,
+        ),
+      ]);
     const stored = instanceRows[0];
     if (stored?.deleted) throw new ClientGroupPurgedError(id);
     const instance = stored ? instanceFromRow(id, stored) : this.#newInstance();
@@ -137,6 +149,7 @@ export class CVRStore {
     }
     return {
       instance,
+      rowsComplete: !stored || rowsVersionRows[0]?.version === stored.version,
       clients: new Set(clientRows.map((r) => r.clientID)),
       queries: new Map(queryRows.map((r) => [r.queryHash, queryFromRow(r)])),
       desires: desiresByClient(desireRows),
@@ -201,8 +214,12 @@ export class CVRStore {
           `${versionString(expected)} to ${versionString(instance.version)}`,
       );
     }
+    await this.#rowsWritten(true);
     const s = this.#schema;
     const ownership = {owner: this.#taskID, grantedAt: lastConnectTime};
+    const rows = update.rows ?? [];
+    const writeBack = rows.length > ROWS_IN_FLUSH;
+    const version = versionString(instance.version);
     await this.#pipelinedTransaction(
       (tx) => [
         ...(this.#asyncCommit ? [tx.unsafe('SET LOCAL synchronous_commit TO OFF')] : []),
@@ -211,7 +228,7 @@ export class CVRStore {
         ...(update.clients ? writeClients(tx, s, id, update.clients) : []),
         ...upsertQueries(tx, s, id, update.queries ?? []),
         ...upsertDesires(tx, s, id, update.desires ?? []),
-        ...upsertRows(tx, s, id, update.rows ?? [], versionString(instance.version)),
+        ...(writeBack ? [] : upsertRows(tx, s, id, rows, version)),
       ],
       (results) => {
         const [locked, wrote] = this.#asyncCommit ? results.slice(1) : results;
@@ -224,6 +241,49 @@ export class CVRStore {
           throw new ConcurrentModificationError(id, null, '(created concurrently)');
       },
     );
+    if (writeBack) this.#rowsWrite = this.#writeRowsBack(rows, version);
+  }
+
+  /**
+   * Writes row records flushed at `version`, if this task still owns the group at that version
+   * (else a newer flush or owner has superseded them, and they are dropped).
+   */
+  async #writeRowsBack(rows: readonly RowRecord[], version: string): Promise<void> {
+    try {
+      await this.#pipelinedTransaction(
+        (tx) => [
+          ...(this.#asyncCommit ? [tx.unsafe('SET LOCAL synchronous_commit TO OFF')] : []),
+          this.#lockInstance(tx),
+          ...upsertRows(tx, this.#schema, this.#clientGroupID, rows, version),
+        ],
+        (results) => {
+          const [locked] = (this.#asyncCommit ? results.slice(1) : results) as unknown as [
+            LockedInstance[],
+          ];
+          const now = locked[0];
+          if (now?.owner !== this.#taskID || now.version !== version) {
+            throw new Error(`superseded by version ${now?.version} of owner ${now?.owner}`);
+          }
+        },
+      );
+    } catch (e) {
+      this.#rowsWriteError = new Error(
+        `CVR of client group ${this.#clientGroupID}: writing back ${rows.length} row records ` +
+          `of version ${version} failed: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    } finally {
+      this.#rowsWrite = null;
+    }
+  }
+
+  /** Waits for a write-back in progress; with `rethrow`, fails if the last one failed. */
+  async #rowsWritten(rethrow = false): Promise<void> {
+    if (this.#rowsWrite) await this.#rowsWrite;
+    const e = this.#rowsWriteError;
+    if (rethrow && e) {
+      this.#rowsWriteError = null;
+      throw e;
+    }
   }
 
   /**
@@ -316,6 +376,7 @@ export class CVRStore {
 
   /** Row records that any of `queryHashes` references (tombstones hold none). */
   async rowsForQueries(queryHashes: readonly string[]): Promise<RowRecord[]> {
+    await this.#rowsWritten();
     if (queryHashes.length === 0) return [];
     const rows = await this.#sql.unsafe<RowsRow[]>(
       `SELECT ${ROW_COLUMNS} FROM ${this.#schema}.rows
@@ -328,6 +389,7 @@ export class CVRStore {
 
   /** Every row record of the group, tombstones included. For small groups. */
   async allRows(): Promise<RowRecord[]> {
+    await this.#rowsWritten();
     const rows = await this.#sql.unsafe<RowsRow[]>(
       `SELECT ${ROW_COLUMNS} FROM ${this.#schema}.rows WHERE "clientGroupID" = $1`,
       [this.#clientGroupID],

@@ -67,6 +67,8 @@ export interface RowRecord {
 /** Everything loaded for a group, except rows (loaded on demand for catch-up). */
 export interface CVRSnapshot {
   instance: CVRInstance;
+  /** Whether the stored row records reach the instance's version (a write-back finished). */
+  rowsComplete: boolean;
   clients: Set<string>;
   queries: Map<string, QueryRecord>;
   /** clientID → queryHash → desire. */

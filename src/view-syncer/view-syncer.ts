@@ -89,6 +89,8 @@ export class ViewSyncer {
   readonly #o: ViewSyncerOptions;
   readonly #clients = new Map<string, ClientHandle>();
   readonly #ahead = new AheadClients();
+  /** The loaded CVR's row records may be behind its version: every returning client is reset. */
+  #rowsIncomplete = false;
   #cvr: CVRSnapshot | undefined;
   #queries!: QuerySet;
   #rows!: RowSet;
@@ -298,6 +300,15 @@ export class ViewSyncer {
     }
     this.#stored = cvr.instance.owner !== null;
     this.#cvr = cvr;
+    this.#rowsIncomplete = !cvr.rowsComplete;
+    if (this.#rowsIncomplete) {
+      this.#o.log.warn(
+        `group ${this.#o.clientGroupID}: the CVR's row records stop short of its version ` +
+          `(a write-back did not finish); resetting the view of every client that comes back`,
+      );
+      for (const c of this.#clients.values())
+        if (c.cookie) this.#ahead.add(c.clientID, parseCookie(c.cookie));
+    }
   }
 
   #knownClients(): string[] {
@@ -308,7 +319,9 @@ export class ViewSyncer {
     if (cookie === null) return;
     const cvrVersion = this.#cvr!.instance.version;
     const mine = parseCookie(cookie);
-    if (compareVersions(mine, cvrVersion) > 0) {
+    if (this.#rowsIncomplete) {
+      this.#ahead.add(clientID, mine);
+    } else if (compareVersions(mine, cvrVersion) > 0) {
       this.#o.log.warn(
         `group ${this.#o.clientGroupID}: client ${clientID} is at ${cookie}, ahead of the CVR ` +
           `(${versionString(cvrVersion)}): the CVR lost its latest updates; resetting the client's view`,

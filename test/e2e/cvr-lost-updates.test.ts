@@ -124,3 +124,38 @@ test('a client ahead of a CVR that lost updates gets its view reset, keeping its
   expect(updateNeeded).toEqual([]); // no reload
   view.destroy();
 }, 90_000);
+
+test('a row write-back that never finished: a returning client gets its view reset and ends equal', async () => {
+  const z2 = new Zero({
+    server: `http://127.0.0.1:${node.port}`,
+    userID: 'u2',
+    schema,
+    kvStore: 'mem',
+    storageKey: 'second',
+    onUpdateNeeded: (reason) => updateNeeded.push(reason),
+  });
+  try {
+    const view = z2.query.item.orderBy('id', 'asc').materialize();
+    await eventually(async () => expect(view.data.map((r) => r.title)).toEqual(await titles()));
+    const group = await z2.clientGroupID;
+    await db.sql`INSERT INTO item VALUES ('e', 'fifth')`;
+    await eventually(() => expect(view.data.map((r) => r.id)).toContain('e'));
+    await new Promise((r) => setTimeout(r, 300));
+    await proc.kill();
+    // As if the write-back of the group's row records was lost: they and rowsVersion lag.
+    await db.sql`DELETE FROM "zero_0/cvr".rows WHERE "clientGroupID" = ${group}`;
+    await db.sql`UPDATE "zero_0/cvr"."rowsVersion" SET "version" = '00' WHERE "clientGroupID" = ${group}`;
+    await db.sql`UPDATE item SET title = 'fifth, edited' WHERE id = 'e'`;
+    proc = await node.startAndWaitStreaming();
+    await eventually(
+      async () => expect(view.data.map((r) => r.title)).toEqual(await titles()),
+      30_000,
+    );
+    expect(view.data.map((r) => r.title)).toContain('fifth, edited');
+    expect(proc.lines.some((l) => /stop short of its version/.test(l))).toBe(true);
+    expect(updateNeeded).toEqual([]);
+    view.destroy();
+  } finally {
+    await z2.close();
+  }
+}, 90_000);
