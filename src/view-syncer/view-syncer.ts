@@ -521,6 +521,9 @@ export class ViewSyncer {
   ): PendingPoke[] {
     const cookie = versionString(version);
     const schemaVersions = this.#schemaVersions();
+    // A new client of a group with nothing before this step: this step's patches are its whole
+    // view, so it need not be caught up from the row records (which would re-read every row).
+    const fresh = versionString(old) === '00';
     const pokes: PendingPoke[] = [];
     for (const client of this.#clients.values()) {
       if (client.cookie === cookie) continue;
@@ -538,7 +541,7 @@ export class ViewSyncer {
       if (this.#ahead.has(client.clientID)) {
         poke.clearAll();
         writeCatchup(poke, null, this.#queries, this.#rows, readRow);
-      } else if (client.cookie === versionString(old)) {
+      } else if (client.cookie === versionString(old) || (client.cookie === null && fresh)) {
         for (const d of desired) poke.desired(d.clientID, {op: d.op, hash: d.queryHash});
         for (const g of got) poke.got({op: g.op, hash: g.hash});
         for (const r of rows) poke.row(r);
