@@ -14,6 +14,7 @@ import type {ChangeSource} from '../../src/replication/pg-change-source.js';
 import {versionToLexi} from '../../src/shared/lexi-version.js';
 import {silentLogger} from '../../src/shared/log.js';
 import {eventually} from '../support/eventually.js';
+import {testChangeSource} from '../support/test-change-source.js';
 import {createTestDatabase, type TestDatabase} from '../support/pg.js';
 
 /**
@@ -36,25 +37,10 @@ let backupWatermark: string | undefined;
 let push: (events: SourceEvent[]) => void;
 const abort = new AbortController();
 
-/** A change source fed by the test (the Postgres side is tested elsewhere). */
 function testSource(): ChangeSource {
-  const queue: SourceEvent[] = [];
-  let wake: (() => void) | undefined;
-  push = (events) => {
-    queue.push(...events);
-    wake?.();
-  };
-  return {
-    async *[Symbol.asyncIterator]() {
-      while (!abort.signal.aborted) {
-        const e = queue.shift();
-        if (e) yield e;
-        else await new Promise<void>((r) => (wake = r));
-      }
-    },
-    ack: () => {},
-    close: async () => {},
-  };
+  const t = testChangeSource(abort.signal);
+  push = t.push;
+  return t.source;
 }
 
 function commitTx(n: number, ids: number[]) {

@@ -7,6 +7,7 @@ import type {ChangeSource} from '../../src/replication/pg-change-source.js';
 import {versionToLexi} from '../../src/shared/lexi-version.js';
 import {silentLogger} from '../../src/shared/log.js';
 import {eventually} from '../support/eventually.js';
+import {testChangeSource} from '../support/test-change-source.js';
 import {createTestDatabase, type TestDatabase} from '../support/pg.js';
 
 /**
@@ -37,27 +38,14 @@ let db: TestDatabase;
 let log: GatedChangeLog;
 let streamer: ChangeStreamer;
 let push: (events: SourceEvent[]) => void;
-const acked: bigint[] = [];
+let acked: bigint[] = [];
 const abort = new AbortController();
 
 function testSource(): ChangeSource {
-  const queue: SourceEvent[] = [];
-  let wake: (() => void) | undefined;
-  push = (events) => {
-    queue.push(...events);
-    wake?.();
-  };
-  return {
-    async *[Symbol.asyncIterator]() {
-      while (!abort.signal.aborted) {
-        const e = queue.shift();
-        if (e) yield e;
-        else await new Promise<void>((r) => (wake = r));
-      }
-    },
-    ack: (e) => void acked.push(e.ackLsn),
-    close: async () => {},
-  };
+  const t = testChangeSource(abort.signal);
+  push = t.push;
+  acked = t.acked;
+  return t.source;
 }
 
 const commitTx = (n: number) =>

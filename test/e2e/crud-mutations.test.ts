@@ -1,4 +1,3 @@
-import {SignJWT} from 'jose';
 import {afterAll, beforeAll, expect, test} from 'vitest';
 import {
   ANYONE_CAN,
@@ -11,6 +10,7 @@ import {
 } from '@rocicorp/zero';
 import {eventually} from '../support/eventually.js';
 import {createTestDatabase, type TestDatabase} from '../support/pg.js';
+import {hs256Token, TEST_AUTH_SECRET} from '../support/tokens.js';
 import {installWebSocketGlobal} from '../support/ws-global.js';
 import {createZcacheNode, type ZcacheNode, type ZcacheProcess} from '../support/zcache-process.js';
 
@@ -23,7 +23,7 @@ installWebSocketGlobal();
  * replication; the per-group rate limit delays mutations without losing them; a zcache restart
  * loses and repeats none.
  */
-const SECRET = 'a-test-secret-of-sufficient-length-0123456789';
+const SECRET = TEST_AUTH_SECRET;
 const RATE_MAX = 6;
 const RATE_WINDOW_MS = 1500;
 const item = table('item')
@@ -46,11 +46,7 @@ async function client(
   userID: string,
   storageKey = `s${clients.length}`,
 ): Promise<Zero<typeof schema>> {
-  const auth = await new SignJWT({})
-    .setProtectedHeader({alg: 'HS256'})
-    .setSubject(userID)
-    .setExpirationTime('1h')
-    .sign(new TextEncoder().encode(SECRET));
+  const auth = await hs256Token(SECRET, userID);
   // Its own storage, so its own client group (clients sharing storage push each other's mutations).
   const z = new Zero({
     server: `http://127.0.0.1:${node.port}`,

@@ -1,4 +1,3 @@
-import {SignJWT} from 'jose';
 import {afterAll, beforeAll, expect, test} from 'vitest';
 import WebSocket from 'ws';
 import {
@@ -13,6 +12,7 @@ import {
 import {encodeSecProtocols} from '../../src/protocol/sync-connect.js';
 import {eventually} from '../support/eventually.js';
 import {createTestDatabase, type TestDatabase} from '../support/pg.js';
+import {hs256Token, TEST_AUTH_SECRET} from '../support/tokens.js';
 import {installWebSocketGlobal} from '../support/ws-global.js';
 import {createZcacheNode, type ZcacheNode} from '../support/zcache-process.js';
 
@@ -22,7 +22,7 @@ installWebSocketGlobal();
  * Tokens verified with ZERO_AUTH_SECRET (§2.13): a bad token is refused with AuthInvalidated and
  * close code 3000; a good one's payload feeds permission rules (each user sees only their rows).
  */
-const SECRET = 'a-test-secret-of-sufficient-length-0123456789';
+const SECRET = TEST_AUTH_SECRET;
 const note = table('note')
   .columns({id: number(), ownerID: string(), text: string()})
   .primaryKey('id');
@@ -33,11 +33,7 @@ let node: ZcacheNode;
 const clients: Zero<typeof schema>[] = [];
 
 function token(sub: string): Promise<string> {
-  return new SignJWT({role: 'user'})
-    .setProtectedHeader({alg: 'HS256'})
-    .setSubject(sub)
-    .setExpirationTime('1h')
-    .sign(new TextEncoder().encode(SECRET));
+  return hs256Token(SECRET, sub, {role: 'user'});
 }
 
 beforeAll(async () => {
