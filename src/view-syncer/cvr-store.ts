@@ -241,7 +241,13 @@ export class CVRStore {
           throw new ConcurrentModificationError(id, null, '(created concurrently)');
       },
     );
-    if (writeBack) this.#rowsWrite = this.#writeRowsBack(rows, version);
+    // Started on a later turn of the event loop: building its statements takes milliseconds, and
+    // the caller's pokeEnd, which waits for this flush only, should not wait for that too.
+    if (writeBack) {
+      this.#rowsWrite = new Promise<void>((r) => setImmediate(r)).then(() =>
+        this.#writeRowsBack(rows, version),
+      );
+    }
   }
 
   /**
