@@ -3,6 +3,7 @@ import {Zero} from '@rocicorp/zero';
 import {ALLOW_ALL, pokeLatencies, watchCells, type Watcher} from './cell-watchers.js';
 import {allowReading, openIssues, schema, seed} from './e2e-sync.js';
 import {summarize, type Summary} from './percentiles.js';
+import {resetTimeline, serverPartMs, TimelineWebSocket} from './socket-timeline.js';
 import {treeMemory} from './process-memory.js';
 import type {ZcacheServer} from './zcache-server.js';
 
@@ -53,6 +54,8 @@ export async function measureAppDataset(
 }
 
 type Z = Zero<typeof schema>;
+// The real client's sockets, timed (after e2e-sync.js installed its own).
+(globalThis as {WebSocket?: unknown}).WebSocket = TimelineWebSocket;
 const QUERY_SET: Record<string, (z: Z) => {run(o: {type: 'complete'}): Promise<unknown>}> = {
   'open issues, newest 100, 10 comments each + creators': openIssues,
   'one issue with all its comments and their creators': (z) =>
@@ -71,15 +74,18 @@ const QUERY_SET: Record<string, (z: Z) => {run(o: {type: 'complete'}): Promise<u
  * "Cold" is the client group (nothing cached for it), not the server process: two throwaway
  * groups first run the whole set, so that both servers' JITs are as warm as on a server that has
  * been up for a while (the first group after start pays for compiling the hydration path).
+ * Each figure comes with its server part (see socket-timeline.ts): the rest is the client's work.
  */
 async function coldHydration(server: string): Promise<Record<string, number>> {
   const once = async (run: string, queries: (typeof QUERY_SET)[string][]) => {
+    resetTimeline();
     const z = new Zero({server, userID: `hydrate-${run}`, schema, kvStore: 'mem'});
     const t0 = performance.now();
     await Promise.all(queries.map((q) => q(z).run({type: 'complete'})));
     const took = performance.now() - t0;
+    const serverPart = serverPartMs();
     await z.close();
-    return took;
+    return {took, serverPart};
   };
   for (let warm = 0; warm < 2; warm++) await once(`warm-${warm}`, Object.values(QUERY_SET));
   const medians: Record<string, number> = {};
@@ -88,9 +94,12 @@ async function coldHydration(server: string): Promise<Record<string, number>> {
     ['whole set at once', Object.values(QUERY_SET)],
   ];
   for (const [i, [name, queries]] of sets.entries()) {
-    const times: number[] = [];
-    for (let run = 0; run < 5; run++) times.push(await once(`q${i}-${run}`, queries));
-    medians[name] = summarize(times).p50;
+    const runs = [];
+    for (let run = 0; run < 5; run++) runs.push(await once(`q${i}-${run}`, queries));
+    medians[name] = summarize(runs.map((r) => r.took)).p50;
+    medians[`${name} — server part (query sent → pokeEnd)`] = summarize(
+      runs.map((r) => r.serverPart).filter(Number.isFinite),
+    ).p50;
   }
   return medians;
 }
