@@ -130,6 +130,18 @@ function client(userID: string): Zero<typeof schema> {
   return z;
 }
 
+/** A mutation's server outcome, or (after 30 s) a failure that shows what zcache logged. */
+function outcome<T>(server: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no server outcome within 30 s; zcache:\n${proc.describe()}`)),
+      30_000,
+    );
+  });
+  return Promise.race([server, late]).finally(() => clearTimeout(timer));
+}
+
 const countIn = async (id: string) =>
   (await db.sql`SELECT n FROM counter WHERE id = ${id}`)[0]!.n as number;
 
@@ -139,7 +151,7 @@ test('a mutator shows its result at once, and replication confirms it', async ()
   const result = z.mutate(mutators.item.create({id: 'i1', title: 'first'}));
   await result.client;
   expect(view.data.map((r) => r.id)).toContain('i1'); // before any server round trip
-  expect(await result.server).toEqual({type: 'success'});
+  expect(await outcome(result.server)).toEqual({type: 'success'});
   expect((await db.sql`SELECT title FROM item WHERE id = 'i1'`)[0]?.title).toBe('first');
   await eventually(() => expect(view.data.map((r) => r.title)).toContain('first'));
   view.destroy();
@@ -151,7 +163,7 @@ test("an application error reaches the client as the mutation's result and its r
   const result = z.mutate(mutators.item.refusedByServer({id: 'nope', title: 'x'}));
   await result.client;
   expect(view.data).toHaveLength(1); // optimistic
-  const server = await result.server;
+  const server = await outcome(result.server);
   expect(server).toMatchObject({
     type: 'error',
     error: {type: 'app', message: 'the server refuses nope'},
