@@ -123,7 +123,10 @@ export class SyncWorkerPool {
       return;
     }
     const slot = this.#slots[index]!;
-    const message: HandoffMessage = {type: 'handoff', request: handedOffRequest(req, head)};
+    const message: HandoffMessage = {
+      type: 'handoff',
+      request: handedOffRequest(req, Buffer.concat([head, stopReading(socket)])),
+    };
     this.#log.debug(`handing ${req.url} to ${slot.handle.name}`);
     if (slot.ready) this.#sendSocket(slot, message, socket);
     else slot.queue.push({message, socket});
@@ -147,4 +150,25 @@ export class SyncWorkerPool {
       for (const {socket} of slot.queue.splice(0)) socket.destroy();
     }
   }
+}
+
+/**
+ * Stops this process reading the connection and returns what it had buffered. The worker and
+ * this process share the file descriptor until the hand-off has closed ours, which happens only
+ * once the worker has acknowledged it; until then Node keeps reading here and drops what it reads
+ * (the handle's reader is replaced by a no-op when it is sent). A frame the client sends as soon
+ * as the worker greets it was lost that way. `pause()` alone does not stop the reads.
+ */
+function stopReading(socket: Socket): Buffer {
+  socket.pause();
+  const handle = (socket as unknown as {_handle?: {reading?: boolean; readStop?: () => number}})
+    ._handle;
+  if (handle?.readStop) {
+    handle.reading = false;
+    handle.readStop();
+  }
+  const buffered: Buffer[] = [];
+  for (let chunk = socket.read() as Buffer | null; chunk; chunk = socket.read() as Buffer | null)
+    buffered.push(chunk);
+  return Buffer.concat(buffered);
 }

@@ -242,3 +242,20 @@ test('a flood of changeDesiredQueries: queries past the limit are refused, other
   expect(got.size).toBe(MAX_QUERIES);
   expect(errorKind(o)).toBeUndefined();
 }, 60_000);
+
+test('a frame sent the instant the worker greets the client is never lost in the hand-off', async () => {
+  // The supervisor hands each socket to a worker; a frame arriving before the supervisor has
+  // closed its copy of the connection must still reach the worker.
+  const outcomes = await Promise.all(
+    Array.from({length: 120}, () =>
+      exchange(
+        (ws) => ws.send('{not json'),
+        undefined,
+        10_000,
+        (m) => m.some((x) => x[0] === 'error'),
+      ),
+    ),
+  );
+  const lost = outcomes.filter((o) => errorKind(o) !== 'InvalidMessage');
+  expect(lost.map((o) => o.messages)).toEqual([]);
+});
