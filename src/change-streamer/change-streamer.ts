@@ -190,9 +190,7 @@ export class ChangeStreamer {
           const t = sub.buffer.shift()!;
           this.#drained();
           if (t.watermark <= position) continue;
-          yield ['begin', {tag: 'begin'}, {commitWatermark: t.watermark}];
-          for (const change of t.changes) yield ['data', change];
-          yield ['commit', {tag: 'commit'}, {watermark: t.watermark}];
+          yield* transactionMessages(t);
           position = t.watermark;
         }
         if (!signal.aborted) await new Promise<void>((r) => (sub.wake = r));
@@ -223,9 +221,7 @@ export class ChangeStreamer {
         while (sub.buffer.length > 0 && !sub.overflowed) {
           const t = sub.buffer.shift()!;
           if (t.watermark <= position) continue;
-          yield ['begin', {tag: 'begin'}, {commitWatermark: t.watermark}];
-          for (const change of t.changes) yield ['data', change];
-          yield ['commit', {tag: 'commit'}, {watermark: t.watermark}];
+          yield* transactionMessages(t);
           position = t.watermark;
         }
         if (!sub.overflowed) await this.#stored.waitBeyond(position, signal);
@@ -234,4 +230,11 @@ export class ChangeStreamer {
       this.#live.delete(sub);
     }
   }
+}
+
+/** A buffered transaction as the stream messages a subscriber reads. */
+function* transactionMessages(t: StoredTx): Generator<ChangeStreamMessage> {
+  yield ['begin', {tag: 'begin'}, {commitWatermark: t.watermark}];
+  for (const change of t.changes) yield ['data', change];
+  yield ['commit', {tag: 'commit'}, {watermark: t.watermark}];
 }

@@ -1,5 +1,5 @@
 import type {CRUDOp} from '../protocol/sync-up-push.js';
-import {zqlValueType, type LiteColumnType} from '../replica/column-types.js';
+import {baseTypeName, zqlValueType, type LiteColumnType} from '../replica/column-types.js';
 import {pgIdent} from '../replication/shard-names.js';
 import {columnType, keyValues, type WriteTarget} from './write-target.js';
 
@@ -62,7 +62,7 @@ function paramExpression(
   if (value === null) return `$${add(null)}`;
   checkKind(target, column, type, value);
   if (type.isArray) return `$${add(arrayLiteral(value as unknown[]))}`;
-  const base = baseType(type);
+  const base = baseTypeName(type);
   // Typed as text first: postgres.js would otherwise JSON-encode the JSON text a second time.
   if (base === 'json' || base === 'jsonb') return `$${add(JSON.stringify(value))}::text::${base}`;
   const temporal = typeof value === 'number' ? TEMPORAL_FROM_MS[base] : undefined;
@@ -76,13 +76,6 @@ const TEMPORAL_FROM_MS: Record<string, (ms: string) => string> = {
   date: (ms) => `(to_timestamp(${ms} / 1000) AT TIME ZONE 'UTC')::date`,
   time: (ms) => `('00:00'::time + ${ms} * interval '1 millisecond')`,
 };
-
-function baseType(t: LiteColumnType): string {
-  return t.upstreamType
-    .replace(/\(.*?\)/g, '')
-    .trim()
-    .toLowerCase();
-}
 
 function checkKind(target: WriteTarget, column: string, type: LiteColumnType, value: unknown) {
   const expected = zqlValueType(type);
@@ -102,7 +95,7 @@ function checkKind(target: WriteTarget, column: string, type: LiteColumnType, va
 
 /** Temporal columns also take Postgres' own text forms ('2024-05-01T10:00:00Z'). */
 function isTemporal(type: LiteColumnType): boolean {
-  return baseType(type) in TEMPORAL_FROM_MS;
+  return baseTypeName(type) in TEMPORAL_FROM_MS;
 }
 
 /** A Postgres array literal (`{"a","b"}`), nested arrays as nested braces. */

@@ -1,6 +1,6 @@
 import {parseLiteTypeString, zqlValueType, type LiteColumnType} from '../replica/column-types.js';
 import {ROW_VERSION_COLUMN} from '../replica/names.js';
-import type {ReplicaDb} from '../replica/replica-file.js';
+import {cachedStatement, type ReplicaDb} from '../replica/replica-file.js';
 import {pgIdent} from '../replication/shard-names.js';
 
 /**
@@ -18,9 +18,10 @@ export interface WriteTarget {
 }
 
 export function readWriteTarget(db: ReplicaDb, tableName: string): WriteTarget {
-  const meta = db
-    .prepare('SELECT "schema", "name", "primaryKey" FROM "_zero.tableMeta" WHERE "liteName" = ?')
-    .get(tableName) as {schema: string; name: string; primaryKey: string} | undefined;
+  const meta = cachedStatement(
+    db,
+    'SELECT "schema", "name", "primaryKey" FROM "_zero.tableMeta" WHERE "liteName" = ?',
+  ).get(tableName) as {schema: string; name: string; primaryKey: string} | undefined;
   if (!meta) {
     throw new Error(
       `no table "${tableName}" is replicated; check the table name in the app's schema ` +
@@ -28,7 +29,9 @@ export function readWriteTarget(db: ReplicaDb, tableName: string): WriteTarget {
     );
   }
   const columns = new Map<string, LiteColumnType>();
-  const info = db.prepare('SELECT name, type FROM pragma_table_info(?)').all(tableName) as {
+  const info = cachedStatement(db, 'SELECT name, type FROM pragma_table_info(?)').all(
+    tableName,
+  ) as {
     name: string;
     type: string;
   }[];

@@ -64,14 +64,19 @@ const STRING_TYPES = new Set([
   'character',
 ]);
 
+/** The upstream type's name without modifiers, lower case: `timestamp(3)` → `timestamp`. */
+export function baseTypeName(t: LiteColumnType): string {
+  return t.upstreamType
+    .replace(/\(.*?\)/g, '')
+    .trim()
+    .toLowerCase();
+}
+
 /** The ZQL value type clients see for a column, or null when the column is not synced (§2.11). */
 export function zqlValueType(t: LiteColumnType): ZqlValueType | null {
   if (t.isArray) return 'json';
   if (t.isEnum) return 'string';
-  const base = t.upstreamType
-    .replace(/\(.*?\)/g, '')
-    .trim()
-    .toLowerCase();
+  const base = baseTypeName(t);
   if (NUMBER_TYPES.has(base)) return 'number';
   if (STRING_TYPES.has(base)) return 'string';
   if (base === 'bool' || base === 'boolean') return 'boolean';

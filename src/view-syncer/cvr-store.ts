@@ -222,7 +222,6 @@ export class CVRStore {
     const version = versionString(instance.version);
     await this.#pipelinedTransaction(
       (tx) => [
-        ...(this.#asyncCommit ? [tx.unsafe('SET LOCAL synchronous_commit TO OFF')] : []),
         this.#lockInstance(tx),
         writeInstance(tx, s, instance, ownership, expected === null),
         ...(update.clients ? writeClients(tx, s, id, update.clients) : []),
@@ -230,8 +229,7 @@ export class CVRStore {
         ...upsertDesires(tx, s, id, update.desires ?? []),
         ...(writeBack ? [] : upsertRows(tx, s, id, rows, version)),
       ],
-      (results) => {
-        const [locked, wrote] = this.#asyncCommit ? results.slice(1) : results;
+      ([locked, wrote]) => {
         this.#checkVersionAndOwnership(
           locked![0] as LockedInstance | undefined,
           expected,
@@ -258,14 +256,11 @@ export class CVRStore {
     try {
       await this.#pipelinedTransaction(
         (tx) => [
-          ...(this.#asyncCommit ? [tx.unsafe('SET LOCAL synchronous_commit TO OFF')] : []),
           this.#lockInstance(tx),
           ...upsertRows(tx, this.#schema, this.#clientGroupID, rows, version),
         ],
         (results) => {
-          const [locked] = (this.#asyncCommit ? results.slice(1) : results) as unknown as [
-            LockedInstance[],
-          ];
+          const [locked] = results as unknown as [LockedInstance[]];
           const now = locked[0];
           if (now?.owner !== this.#taskID || now.version !== version) {
             throw new Error(`superseded by version ${now?.version} of owner ${now?.owner}`);
@@ -303,15 +298,14 @@ export class CVRStore {
   ): Promise<void> {
     const tx = await this.#sql.reserve();
     try {
-      const sent = [
-        tx.unsafe('BEGIN ISOLATION LEVEL READ COMMITTED').execute(),
-        ...statements(tx).map((q) => q.execute()),
-      ];
+      const opening = [tx.unsafe('BEGIN ISOLATION LEVEL READ COMMITTED')];
+      if (this.#asyncCommit) opening.push(tx.unsafe('SET LOCAL synchronous_commit TO OFF'));
+      const sent = [...opening, ...statements(tx)].map((q) => q.execute());
       const settled = await Promise.allSettled(sent);
       try {
         const failed = settled.find((r) => r.status === 'rejected');
         if (failed) throw (failed as PromiseRejectedResult).reason;
-        check(settled.slice(1).map((r) => (r as PromiseFulfilledResult<never>).value));
+        check(settled.slice(opening.length).map((r) => (r as PromiseFulfilledResult<never>).value));
       } catch (e) {
         await tx.unsafe('ROLLBACK');
         throw e;
