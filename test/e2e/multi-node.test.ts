@@ -275,6 +275,10 @@ test("the manager's replica and backup deleted: it resyncs, and the view-syncers
   await eventually(
     async () => expect(view.data.map((r) => r.id)).toEqual(await upstreamIds()),
     60_000,
-  );
+  ).catch((e: Error) => {
+    // Rare under full-suite load (a row missing on the client): keep what the servers said.
+    const logs = viewSyncers.map((n, i) => `view-syncer ${i}:\n${n.proc?.describe() ?? ''}`);
+    throw new Error(`${e.message}\n${logs.join('\n')}`);
+  });
   view.destroy();
 }, 180_000);
