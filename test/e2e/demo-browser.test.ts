@@ -1,9 +1,10 @@
-import {existsSync, mkdirSync, mkdtempSync, rmSync} from 'node:fs';
+import {mkdirSync, mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {chromium, type Browser, type Page} from 'playwright-core';
 import {afterAll, beforeAll, expect, test} from 'vitest';
+import {chromiumLaunchOptions} from '../support/chromium.js';
 import {createTestDatabase, type TestDatabase} from '../support/pg.js';
 import {freePort} from '../support/ports.js';
 import {spawnZcache, type ZcacheProcess} from '../support/zcache-process.js';
@@ -12,10 +13,10 @@ import {spawnZcache, type ZcacheProcess} from '../support/zcache-process.js';
  * The demo as a person uses it: `examples/issue-tracker/run.ts` (what `npm run demo` runs) starts
  * the API server, zcache and the Vite front end on a test database, and headless Chromium opens it
  * in two pages signed in as two users. What one creates and edits, the other sees, and Postgres
- * holds it as the API server wrote it. A screenshot is kept in test-artifacts/.
+ * holds it as the API server wrote it. A screenshot is kept in test-artifacts/. The Chromium is
+ * the one `npm ci` installs, or CHROMIUM_PATH's (test/support/chromium.ts).
  */
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 
 let db: TestDatabase;
@@ -25,11 +26,7 @@ let url: string;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `no Chromium at ${CHROMIUM}: install Debian's (apt-get install -y chromium) or set CHROMIUM_PATH`,
-    );
-  }
+  const launchOptions = await chromiumLaunchOptions();
   db = await createTestDatabase('e2e_demo');
   dataDir = mkdtempSync(path.join(tmpdir(), 'zcache-demo-'));
   const zcachePort = await freePort();
@@ -46,10 +43,7 @@ beforeAll(async () => {
   });
   const line = await demo.waitForLine(/The demo is running\. Open (\S+)/, {timeoutMs: 90_000});
   url = /Open (\S+) /.exec(line)![1]!;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
-  });
+  browser = await chromium.launch(launchOptions);
 }, 150_000);
 
 afterAll(async () => {
