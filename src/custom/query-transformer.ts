@@ -2,12 +2,14 @@ import {parseAST, type AST} from '../protocol/ast.js';
 import type {ErroredQuery} from '../protocol/sync-down.js';
 import {ProtocolError, type TransformFailedBody} from '../protocol/sync-errors.js';
 import {callApiServer, type ApiServerAuth, type ApiServerTarget} from './api-server-call.js';
+import {TransformCache, type TransformCacheKey} from './transform-cache.js';
 
 /**
  * Custom queries (fact sheet §7.3): their names and args go to ZERO_QUERY_URL as
  * `['transform', [{id, name, args}]]`; the API server answers with a server-named AST per query or
- * a per-query error. Successful transforms are cached for 5 s per (token, query id). A failure of
- * the whole request is thrown as a TransformFailed ProtocolError naming every query of it.
+ * a per-query error. Successful transforms are reused for 5 s, only for the same user (see
+ * TransformCache). A failure of the whole request is thrown as a TransformFailed ProtocolError
+ * naming every query of it.
  */
 export interface CustomQuery {
   id: string;
@@ -20,24 +22,22 @@ export interface TransformResult {
   errors: ErroredQuery[];
 }
 
-const CACHE_MS = 5000;
-
 export class QueryTransformer {
   readonly #target: ApiServerTarget;
-  readonly #cache = new Map<string, {ast: AST; at: number}>();
-  readonly #now: () => number;
+  readonly #cache: TransformCache;
 
-  constructor(target: ApiServerTarget, now: () => number = Date.now) {
+  constructor(target: ApiServerTarget, cache: TransformCache = new TransformCache()) {
     this.#target = target;
-    this.#now = now;
+    this.#cache = cache;
   }
 
   async transform(queries: readonly CustomQuery[], auth: ApiServerAuth): Promise<TransformResult> {
     const result: TransformResult = {asts: new Map(), errors: []};
+    const cacheKey = (queryID: string) => this.#cacheKey(auth, queryID);
     const todo = queries.filter((q) => {
-      const hit = this.#cache.get(`${auth.token ?? ''}\u0000${q.id}`);
-      if (hit && this.#now() - hit.at < CACHE_MS) result.asts.set(q.id, hit.ast);
-      return !result.asts.has(q.id);
+      const hit = this.#cache.get(cacheKey(q.id));
+      if (hit) result.asts.set(q.id, hit);
+      return !hit;
     });
     if (todo.length === 0) return result;
     const res = await callApiServer(this.#target, auth, [
@@ -65,12 +65,24 @@ export class QueryTransformer {
       if ('ast' in entry) {
         const ast = parseAST(entry.ast, `transformed[${String(entry.id)}].ast`);
         result.asts.set(String(entry.id), ast);
-        this.#cache.set(`${auth.token ?? ''}\u0000${String(entry.id)}`, {ast, at: this.#now()});
+        this.#cache.set(cacheKey(String(entry.id)), ast);
       } else {
         result.errors.push(entry as unknown as ErroredQuery);
       }
     }
     return result;
+  }
+
+  /** Everything the API server's answer may depend on: who asks, where, and for what. */
+  #cacheKey(auth: ApiServerAuth, queryID: string): TransformCacheKey {
+    const sub = (auth.authData as {sub?: unknown} | undefined)?.sub;
+    return {
+      url: this.#target.url,
+      token: auth.token,
+      cookie: this.#target.forwardCookies ? auth.cookie : undefined,
+      userID: sub === undefined ? undefined : String(sub),
+      queryID,
+    };
   }
 }
 
