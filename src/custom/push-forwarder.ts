@@ -9,7 +9,9 @@ import type {EndpointAllowList} from './endpoint-url.js';
  * The custom-mutation pushes of one client group, forwarded to ZERO_MUTATE_URL (fact sheet §7.4):
  * pushes queue up while a request is in flight; the queued ones are merged per client (mutations
  * concatenated, the other fields from the client's first push) and sent one request at a time, so
- * the API server sees each client's mutations in order.
+ * the API server sees each client's mutations in order. Pushes are merged only when they came with
+ * the same credentials: each push reaches the API server with the token and cookies of the
+ * connection that sent it, never with another connection's (which may be another user's).
  *
  * Outcomes: successes and application errors come back through replication (the API server
  * writes `clients` and `mutations` rows), so nothing is sent for them here. A request that fails
@@ -142,18 +144,37 @@ export class PushForwarder {
   }
 }
 
-/** Pushes of one client merged into one: its mutations in order, the rest from its first push. */
+/**
+ * Each client's consecutive pushes merged into one request: its mutations in order, the rest from
+ * the first push. A push whose credentials or versions differ from the client's previous one
+ * starts a new request, so the client's requests still go out in the order it pushed.
+ */
 function mergePerClient(queued: readonly Queued[]): Queued[] {
-  const byClient = new Map<string, Queued>();
+  const batches: Queued[] = [];
+  const lastOfClient = new Map<string, number>();
   for (const q of queued) {
     const clientID = q.push.mutations[0]!.clientID;
-    const prev = byClient.get(clientID);
-    if (!prev) byClient.set(clientID, {push: q.push, auth: q.auth});
-    else
-      byClient.set(clientID, {
+    const i = lastOfClient.get(clientID);
+    const prev = i === undefined ? undefined : batches[i]!;
+    if (prev && mergeable(prev, q)) {
+      batches[i!] = {
         auth: prev.auth,
         push: {...prev.push, mutations: [...prev.push.mutations, ...q.push.mutations]},
-      });
+      };
+    } else {
+      lastOfClient.set(clientID, batches.length);
+      batches.push({push: q.push, auth: q.auth});
+    }
   }
-  return [...byClient.values()];
+  return batches;
+}
+
+/** Whether `b` may travel in `a`'s request: the same credentials and the same versions. */
+function mergeable(a: Queued, b: Queued): boolean {
+  return (
+    a.auth.token === b.auth.token &&
+    a.auth.cookie === b.auth.cookie &&
+    a.push.pushVersion === b.push.pushVersion &&
+    a.push.schemaVersion === b.push.schemaVersion
+  );
 }

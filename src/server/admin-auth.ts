@@ -1,9 +1,11 @@
 import type http from 'node:http';
+import {passwordMatches} from '../shared/password-match.js';
 
 /**
  * Admin access to /statz (fact sheet §9.1): HTTP Basic auth whose password (user ignored) equals
- * ZERO_ADMIN_PASSWORD; with no password configured, only development mode is let in, and only
- * when no password is sent.
+ * ZERO_ADMIN_PASSWORD, compared in constant time. Whenever a password is configured it is required,
+ * in development mode too; with none configured, only development mode is let in, and only when
+ * no password is sent.
  */
 export interface AdminAuthConfig {
   password: string | undefined;
@@ -13,7 +15,7 @@ export interface AdminAuthConfig {
 export function isAdmin(req: http.IncomingMessage, cfg: AdminAuthConfig): boolean {
   const header = req.headers.authorization;
   const supplied = basicPassword(header);
-  if (cfg.password) return supplied === cfg.password;
+  if (cfg.password) return supplied !== undefined && passwordMatches(supplied, cfg.password);
   return cfg.development && supplied === undefined;
 }
 

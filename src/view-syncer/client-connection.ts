@@ -11,6 +11,7 @@ import type {ApiServerAuth} from '../custom/api-server-call.js';
 import type {Logger} from '../shared/log.js';
 import type {ClientHandle, ViewSyncer} from './view-syncer.js';
 import type {GroupWrites} from './group-writes.js';
+import {InspectorLogin} from './inspector.js';
 
 /**
  * One client's socket (fact sheet §1.4–1.7): upstream messages are parsed strictly and handled one
@@ -40,6 +41,8 @@ export class ClientConnection implements ClientHandle {
   readonly #idleTimer: NodeJS.Timeout;
   readonly #connectTime = Date.now();
   #auth: ApiServerAuth = {};
+  /** Inspector access lasts as long as this socket (see InspectorLogin). */
+  readonly #inspectorLogin = new InspectorLogin();
 
   constructor(
     ws: WebSocket,
@@ -129,7 +132,7 @@ export class ClientConnection implements ClientHandle {
       case 'ping':
         return this.send(['pong', {}]);
       case 'inspect':
-        return this.send(['inspect', this.#syncer.inspect(msg[1])]);
+        return this.send(['inspect', this.#syncer.inspect(msg[1], this.#inspectorLogin)]);
       default:
         this.#log.debug(`ignoring ${msg[0]}`);
     }

@@ -1,12 +1,14 @@
 import type {InspectDownBody, InspectQueryRow} from '../protocol/sync-down.js';
 import type {InspectUpBody} from '../protocol/sync-up.js';
+import {passwordMatches} from '../shared/password-match.js';
 import type {QuerySet} from './query-set.js';
 import type {RowSet} from './row-set.js';
 
 /**
- * Inspector requests over the sync socket (fact sheet §9.2). Every op but `authenticate` answers
- * `authenticated: false` until the group has authenticated with ZERO_ADMIN_PASSWORD (always
- * authenticated in development mode). Authentication lasts for the worker process.
+ * Inspector requests over the sync socket (fact sheet §9.2). With ZERO_ADMIN_PASSWORD set, every
+ * op but `authenticate` answers `authenticated: false` until the connection has authenticated
+ * with it — in development mode too; only with no password configured does development mode let
+ * everyone in (and production mode no one).
  */
 export interface InspectorOptions {
   adminPassword: string | undefined;
@@ -14,20 +16,28 @@ export interface InspectorOptions {
   serverVersion: string;
 }
 
-const authenticatedGroups = new Set<string>();
+/**
+ * One connection's inspector login. It is bound to the socket (not to the client group, nor to
+ * the process): it ends when the socket closes, and a failed `authenticate` ends it at once, so a
+ * login cannot outlive the tab that made it or survive a later wrong guess.
+ */
+export class InspectorLogin {
+  authenticated = false;
+}
 
 export function answerInspect(
   req: InspectUpBody,
-  clientGroupID: string,
+  login: InspectorLogin,
   opts: InspectorOptions,
   state: {queries: QuerySet; rows: RowSet} | undefined,
 ): InspectDownBody {
+  const openToAll = opts.development && !opts.adminPassword;
   if (req.op === 'authenticate') {
-    const ok = opts.development || (!!opts.adminPassword && req.value === opts.adminPassword);
-    if (ok) authenticatedGroups.add(clientGroupID);
-    return {id: req.id, op: 'authenticated', value: ok};
+    login.authenticated =
+      openToAll || (!!opts.adminPassword && passwordMatches(req.value, opts.adminPassword));
+    return {id: req.id, op: 'authenticated', value: login.authenticated};
   }
-  if (!opts.development && !authenticatedGroups.has(clientGroupID)) {
+  if (!openToAll && !login.authenticated) {
     return {id: req.id, op: 'authenticated', value: false};
   }
   switch (req.op) {

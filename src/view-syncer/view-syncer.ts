@@ -9,7 +9,7 @@ import type {ApiServerAuth} from '../custom/api-server-call.js';
 import type {CustomQuery, QueryTransformer} from '../custom/query-transformer.js';
 import {writeCatchup} from './catchup.js';
 import {pickGroupToken} from './group-token.js';
-import {answerInspect, type InspectorOptions} from './inspector.js';
+import {answerInspect, type InspectorLogin, type InspectorOptions} from './inspector.js';
 import type {InspectDownBody} from '../protocol/sync-down.js';
 import type {InspectUpBody} from '../protocol/sync-up.js';
 import {clientSchemaProblems} from './client-schema-check.js';
@@ -179,15 +179,15 @@ export class ViewSyncer {
     });
   }
 
-  /** Answers an inspector request (§9.2) from the group's current state. */
-  inspect(req: InspectUpBody): InspectDownBody {
+  /** Answers an inspector request (§9.2) from the group's current state; `login` is the socket's. */
+  inspect(req: InspectUpBody, login: InspectorLogin): InspectDownBody {
     const opts = this.#o.inspector ?? {
       adminPassword: undefined,
       development: false,
       serverVersion: 'zcache',
     };
     const state = this.#cvr ? {queries: this.#queries, rows: this.#rows} : undefined;
-    return answerInspect(req, this.#o.clientGroupID, opts, state);
+    return answerInspect(req, login, opts, state);
   }
 
   /**

@@ -1,4 +1,5 @@
 import {afterAll, afterEach, beforeAll, expect, test} from 'vitest';
+import {eventually} from '../support/eventually.js';
 import {createTestDatabase, type TestDatabase} from '../support/pg.js';
 import {createZcacheNode, type ZcacheNode} from '../support/zcache-process.js';
 import {startPerUserApiServer, type PerUserApiServer} from './per-user-api-server.js';
@@ -22,6 +23,11 @@ const SCHEMA = {
   },
 };
 const MY_ITEMS = {op: 'put', hash: 'my-items', name: 'myItems', args: []};
+const allItems = (hash: string) => ({
+  op: 'put',
+  hash,
+  ast: {table: 'item', orderBy: [['id', 'asc']]},
+});
 
 let db: TestDatabase;
 let node: ZcacheNode;
@@ -66,6 +72,29 @@ function initConnection(c: SyncClient, queries: unknown[] = []): void {
   c.send(['initConnection', {desiredQueriesPatch: queries, clientSchema: SCHEMA}]);
 }
 
+function customPush(clientGroupID: string, clientID: string, id: number): unknown {
+  const timestamp = Date.now();
+  return [
+    'push',
+    {
+      clientGroupID,
+      mutations: [{type: 'custom', id, clientID, name: 'noop', args: [{}], timestamp}],
+      pushVersion: 1,
+      timestamp,
+      requestID: `r${id}`,
+    },
+  ];
+}
+
+/** Sends a query after what was sent before, and waits for it: all before it was handled. */
+async function handledSoFar(c: SyncClient, hash: string): Promise<void> {
+  c.send(['changeDesiredQueries', {desiredQueriesPatch: [allItems(hash)]}]);
+  await waitForGot(c, hash);
+}
+
+const pushesOf = (clientGroupID: string) =>
+  api.pushes.filter((p) => p.clientGroupID === clientGroupID);
+
 test("a cookie-authenticated user asking for a custom query gets their own rows, not the previous asker's", async () => {
   const alice = await connect({clientGroupID: 'cq-alice', clientID: 'a', cookie: 'user=alice'});
   initConnection(alice, [MY_ITEMS]);
@@ -76,4 +105,31 @@ test("a cookie-authenticated user asking for a custom query gets their own rows,
 
   expect(rowsPut(alice.messages, 'item').map((r) => r.id)).toEqual([1, 2]);
   expect(rowsPut(bob.messages, 'item').map((r) => r.id)).toEqual([3]);
+});
+
+test('pushes a client made over two connections with different tokens each reach the API server with their own token', async () => {
+  const group = 'push-credentials';
+  const first = await connect({clientGroupID: group, clientID: 'pc', token: 'token-alice-1'});
+  initConnection(first);
+  await first.waitFor((m) => m[0] === 'pokeEnd');
+  const release = api.holdPushes();
+  first.send(customPush(group, 'pc', 1));
+  await eventually(() => expect(pushesOf(group)).toHaveLength(1));
+  // While push 1 is in flight, pushes 2 (first token) and 3 (second token) queue up together.
+  first.send(customPush(group, 'pc', 2));
+  await handledSoFar(first, 'after-2');
+  const second = await connect({clientGroupID: group, clientID: 'pc', token: 'token-alice-2'});
+  initConnection(second);
+  await second.waitFor((m) => m[0] === 'pokeEnd');
+  second.send(customPush(group, 'pc', 3));
+  await handledSoFar(second, 'after-3');
+  release();
+
+  await eventually(() => expect(pushesOf(group).flatMap((p) => p.mutationIDs)).toEqual([1, 2, 3]));
+  const sentWith = pushesOf(group).flatMap((p) => p.mutationIDs.map((id) => [id, p.authorization]));
+  expect(sentWith).toEqual([
+    [1, 'Bearer token-alice-1'],
+    [2, 'Bearer token-alice-1'],
+    [3, 'Bearer token-alice-2'],
+  ]);
 });

@@ -8,7 +8,8 @@ import {createZcacheNode, type ZcacheNode} from '../support/zcache-process.js';
 /**
  * /statz answers admins only: HTTP Basic auth with ZERO_ADMIN_PASSWORD (§9.1). It reports each
  * sync worker's client groups, clients and queries, which also shows a group's view-syncer
- * stopping a few seconds after its last client left.
+ * stopping a few seconds after its last client left. The inspector over the sync socket (§9.2)
+ * takes the same password, and its login lasts only as long as the socket that made it.
  */
 let db: TestDatabase;
 let node: ZcacheNode;
@@ -94,4 +95,55 @@ test("/statz counts a worker's client groups, clients and queries; an idle group
     async () => expect(await workerFigures()).toMatchObject({clientGroups: 0, queries: 0}),
     15_000,
   );
+}, 30_000);
+
+/** A sync socket of group `g-inspect` that sends inspector requests and awaits their answers. */
+async function inspectorSocket(clientID: string) {
+  const init = [
+    'initConnection',
+    {
+      desiredQueriesPatch: [],
+      clientSchema: {tables: {item: {columns: {id: {type: 'number'}}, primaryKey: ['id']}}},
+    },
+  ];
+  const ws = new WebSocket(
+    `ws://127.0.0.1:${node.port}/sync/v44/connect?clientID=${clientID}&clientGroupID=g-inspect&ts=1&lmid=0`,
+    [encodeSecProtocols({initConnectionMessage: init as never})],
+  );
+  const answers = new Map<string, (body: unknown) => void>();
+  let closed = false;
+  ws.on('message', (d) => {
+    const [tag, body] = JSON.parse(String(d)) as [string, {id?: string}];
+    if (tag === 'inspect') answers.get(body.id!)?.(body);
+  });
+  ws.on('close', () => {
+    closed = true;
+    for (const answer of answers.values()) answer(new Error('the socket closed'));
+  });
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  let next = 0;
+  const ask = (req: Record<string, unknown>) => {
+    const id = `${clientID}-${next++}`;
+    return new Promise<unknown>((resolve) => {
+      answers.set(id, resolve);
+      if (closed) resolve(new Error('the socket closed'));
+      ws.send(JSON.stringify(['inspect', {...req, id}]));
+    });
+  };
+  return {ask, close: () => ws.close()};
+}
+
+test("an inspector login is the socket's own: other sockets and later sockets of the group must log in", async () => {
+  const first = await inspectorSocket('i1');
+  expect(await first.ask({op: 'authenticate', value: 'sesame'})).toMatchObject({value: true});
+  expect(await first.ask({op: 'version'})).toMatchObject({op: 'version'});
+
+  const second = await inspectorSocket('i2');
+  expect(await second.ask({op: 'version'})).toMatchObject({op: 'authenticated', value: false});
+  second.close();
+
+  first.close();
+  const later = await inspectorSocket('i1');
+  expect(await later.ask({op: 'version'})).toMatchObject({op: 'authenticated', value: false});
+  later.close();
 }, 30_000);
