@@ -37,6 +37,8 @@ export class ClientConnection implements ClientHandle {
   readonly #log: Logger;
   #queue: Promise<void> = Promise.resolve();
   #initialized = false;
+  /** Set once the view-syncer accepted the initConnection; until then messages are dropped. */
+  #admitted = false;
   #lastSent = Date.now();
   readonly #idleTimer: NodeJS.Timeout;
   readonly #connectTime = Date.now();
@@ -108,17 +110,22 @@ export class ClientConnection implements ClientHandle {
   }
 
   async #handle(msg: UpstreamMessage): Promise<void> {
+    if (!this.#admitted && msg[0] !== 'initConnection' && msg[0] !== 'ping') {
+      // Dropped until the group has admitted this connection (§1.4): nothing, a push included,
+      // is done for a connection that has not been checked against the group's principal.
+      return this.#log.debug(`dropping ${msg[0]}: the connection has not been admitted`);
+    }
     switch (msg[0]) {
       case 'initConnection':
         if (this.#initialized) throw ProtocolError.of('Internal', 'Outbound stream already set');
         this.#initialized = true;
+        await this.#syncer.addClient(this, msg[1], this.#connectTime, this.#auth);
+        this.#admitted = true;
         this.#writes.useClientURL(msg[1].userPushURL);
-        return this.#syncer.addClient(this, msg[1], this.#connectTime, this.#auth);
+        return;
       case 'changeDesiredQueries':
-        if (!this.#initialized) return; // dropped before initConnection (§1.4)
         return this.#syncer.changeDesiredQueries(this, msg[1].desiredQueriesPatch);
       case 'deleteClients': {
-        if (!this.#initialized) return;
         const ids = (msg[1].clientIDs ?? []).filter((id) => id !== this.clientID);
         await this.#syncer.deleteClients(this, ids);
         return this.#writes.deleteClients(ids);

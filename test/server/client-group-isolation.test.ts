@@ -133,3 +133,15 @@ test('pushes a client made over two connections with different tokens each reach
     [3, 'Bearer token-alice-2'],
   ]);
 });
+
+test('a push sent before initConnection is dropped, not forwarded', async () => {
+  const group = 'early-push';
+  const c = await connect({clientGroupID: group, clientID: 'ep', token: 'token-alice'});
+  c.send(customPush(group, 'ep', 1));
+  initConnection(c, [allItems('after-init')]);
+  await waitForGot(c, 'after-init');
+  c.send(customPush(group, 'ep', 2));
+
+  await eventually(() => expect(pushesOf(group).length).toBeGreaterThan(0));
+  expect(pushesOf(group).flatMap((p) => p.mutationIDs)).toEqual([2]);
+});
