@@ -243,6 +243,52 @@ export const ZCACHE_OPTIONS = [
       'the change log, which is kept back to it.',
   },
   {
+    key: 'changeStreamer.secret',
+    flag: 'change-streamer-secret',
+    type: 'string',
+    secret: true,
+    zcacheOnly: true,
+    help:
+      'Shared secret of the change-streamer port, which carries every replicated row. Set the ' +
+      'same value on the replication-manager (which then refuses requests without it, with 401) ' +
+      'and on every view-syncer (which sends it). Unset: anyone reaching the port can read it.',
+  },
+  {
+    key: 'changeStreamer.bindAddress',
+    flag: 'change-streamer-bind-address',
+    type: 'string',
+    zcacheOnly: true,
+    help:
+      "The address the replication-manager's change-streamer listens on, e.g. a private " +
+      'network address. Unset: every interface, so that view-syncers on other hosts reach it; ' +
+      'keep the port internal.',
+  },
+  {
+    key: 'changeStreamer.ackTimeoutMs',
+    flag: 'change-streamer-ack-timeout-ms',
+    type: 'number',
+    integer: true,
+    min: 20_000,
+    default: 300_000,
+    zcacheOnly: true,
+    help:
+      'How long the replication-manager waits on a view-syncer that holds back the change-log ' +
+      'purge: a subscriber owing an ack, or a snapshot reservation never kept alive (every 10 ' +
+      's while restoring), is dropped after it; the view-syncer resubscribes or restores again.',
+  },
+  {
+    key: 'changeStreamer.maxConnections',
+    flag: 'change-streamer-max-connections',
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: 256,
+    zcacheOnly: true,
+    help:
+      'Connections the change-streamer serves at once (each view-syncer uses one, two while ' +
+      'it starts); more are refused with 503.',
+  },
+  {
     key: 'apiServerTimeoutMs',
     flag: 'api-server-timeout-ms',
     type: 'number',
@@ -265,5 +311,39 @@ export const ZCACHE_OPTIONS = [
     help:
       'Queries one client group may run at once; queries added beyond it are refused with an ' +
       'error to the client (it keeps the ones it has).',
+  },
+  {
+    key: 'maxAstDepth',
+    flag: 'max-ast-depth',
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: 32,
+    zcacheOnly: true,
+    help:
+      'How deep a query may nest subqueries and and/or/EXISTS conditions (counted together); ' +
+      'a deeper query is refused with an error to the client.',
+  },
+  {
+    key: 'maxAstNodes',
+    flag: 'max-ast-nodes',
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: 2000,
+    zcacheOnly: true,
+    help:
+      'How many conditions and subqueries one query may have in all; a larger query is refused ' +
+      'with an error to the client.',
+  },
+  {
+    key: 'maxInListLength',
+    flag: 'max-in-list-length',
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: 10_000,
+    zcacheOnly: true,
+    help: 'How many values one IN / NOT IN list may hold; a query with a longer one is refused.',
   },
 ] as const satisfies readonly OptionSpec[];

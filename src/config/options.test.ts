@@ -39,15 +39,24 @@ test('the table has exactly zero-cache 0.25.9 options plus the zcache-only ones'
   const zeroNames = OPTIONS.map(envName).filter((name) => name.startsWith('ZERO_'));
   expect([...zeroNames].sort()).toEqual([...ZERO_CACHE_ENV_NAMES].sort());
   const own = VALUE_OPTIONS.filter((spec) => spec.zcacheOnly).map(envName);
-  expect(own).toEqual([
-    'ZCACHE_CVR_ASYNC_COMMIT',
-    'ZCACHE_DATA_DIR',
-    'ZCACHE_EMBEDDED_PG_PORT',
-    'ZCACHE_KEEPALIVE_TIMEOUT_MS',
-    'ZCACHE_BACKUP_INTERVAL_MS',
-    'ZCACHE_API_SERVER_TIMEOUT_MS',
-    'ZCACHE_MAX_QUERIES_PER_CLIENT_GROUP',
-  ]);
+  expect([...own].sort()).toEqual(
+    [
+      'ZCACHE_CVR_ASYNC_COMMIT',
+      'ZCACHE_DATA_DIR',
+      'ZCACHE_EMBEDDED_PG_PORT',
+      'ZCACHE_KEEPALIVE_TIMEOUT_MS',
+      'ZCACHE_BACKUP_INTERVAL_MS',
+      'ZCACHE_CHANGE_STREAMER_SECRET',
+      'ZCACHE_CHANGE_STREAMER_BIND_ADDRESS',
+      'ZCACHE_CHANGE_STREAMER_ACK_TIMEOUT_MS',
+      'ZCACHE_CHANGE_STREAMER_MAX_CONNECTIONS',
+      'ZCACHE_API_SERVER_TIMEOUT_MS',
+      'ZCACHE_MAX_QUERIES_PER_CLIENT_GROUP',
+      'ZCACHE_MAX_AST_DEPTH',
+      'ZCACHE_MAX_AST_NODES',
+      'ZCACHE_MAX_IN_LIST_LENGTH',
+    ].sort(),
+  );
 });
 
 test('env names are the prefix plus the flag in SNAKE_CASE', () => {

@@ -118,6 +118,11 @@ export class ClientGroups {
       recentChanges: this.#d.recentChanges,
       slices: this.#d.slices,
       maxQueries: config.maxQueriesPerClientGroup,
+      astLimits: {
+        maxDepth: config.maxAstDepth,
+        maxNodes: config.maxAstNodes,
+        maxInListLength: config.maxInListLength,
+      },
       inspector: {
         adminPassword: config.adminPassword,
         development: process.env.NODE_ENV === 'development',

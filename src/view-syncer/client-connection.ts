@@ -8,6 +8,7 @@ import {
   type UpstreamMessage,
 } from '../protocol/sync-up.js';
 import type {ApiServerAuth} from '../custom/api-server-call.js';
+import {internalErrorMessage, newErrorId} from '../shared/error-id.js';
 import type {Logger} from '../shared/log.js';
 import type {ClientHandle, ViewSyncer} from './view-syncer.js';
 import type {GroupWrites} from './group-writes.js';
@@ -17,7 +18,7 @@ import {InspectorLogin} from './inspector.js';
  * One client's socket (fact sheet §1.4–1.7): upstream messages are parsed strictly and handled one
  * at a time, in order; `ping` is answered at once; an idle socket gets an unsolicited `pong` every
  * 6 s. A ProtocolError is sent as `['error', body]` and closes this socket only (transient kinds
- * keep it open); any other failure is reported as `Internal`.
+ * keep it open); any other failure is reported as `Internal`, its details only in the log.
  */
 const IDLE_PONG_MS = 6000;
 /**
@@ -146,11 +147,14 @@ export class ClientConnection implements ClientHandle {
   }
 
   #fail(e: unknown): void {
-    const err =
-      e instanceof ProtocolError
-        ? e
-        : ProtocolError.of('Internal', e instanceof Error ? e.message : String(e));
-    if (!(e instanceof ProtocolError)) this.#log.error('client failed', e);
+    let err: ProtocolError;
+    if (e instanceof ProtocolError) err = e;
+    else {
+      // The failure may quote a row, a host or a credential: only an id reaches the client.
+      const id = newErrorId();
+      this.#log.error(`client failed (error id ${id})`, e);
+      err = ProtocolError.of('Internal', internalErrorMessage('zcache failed to serve', id));
+    }
     this.send(['error', err.body] as DownstreamMessage);
     if (!err.isTransient) this.#ws.close();
   }

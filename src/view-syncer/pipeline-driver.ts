@@ -2,7 +2,14 @@ import type {AST} from '../protocol/ast.js';
 import type {ReplicaDb} from '../replica/replica-file.js';
 import type {WindowedChanges} from '../replica/row-change-window.js';
 import type {LexiVersion} from '../shared/lexi-version.js';
-import {buildPipeline, QueryRows, ReplicaSources, type RowPatch} from '../zql/index.js';
+import {internalErrorMessage, newErrorId} from '../shared/error-id.js';
+import {
+  buildPipeline,
+  checkQueryTypes,
+  QueryRows,
+  ReplicaSources,
+  type RowPatch,
+} from '../zql/index.js';
 
 /**
  * The IVM pipelines of one client group, all kept at one replica version. A sync step runs in one
@@ -28,8 +35,23 @@ export interface StepResult {
   resetReason?: string | undefined;
   /** Rows read from the replica in this step (hydration and advancement cost). */
   rowsRead: number;
-  /** Queries that could not be built (e.g. an unknown table or column); they were not added. */
-  failed: {queryHash: string; message: string}[];
+  /**
+   * Queries that could not be built or hydrated; they were not added. `message` is fit for the
+   * client (it names tables, columns and types, never a row's value); `cause` is for the log.
+   */
+  failed: FailedQuery[];
+}
+
+export interface FailedQuery {
+  queryHash: string;
+  message: string;
+  cause?: unknown;
+}
+
+/** A query to build: `checked` is the part its client wrote, checked against column types. */
+interface PendingQuery {
+  ast: AST;
+  checked: AST | undefined;
 }
 
 const BREAKER_MIN_MS = 50;
@@ -43,7 +65,7 @@ export class PipelineDriver {
   readonly #db: ReplicaDb;
   #sources: ReplicaSources;
   readonly #pipelines = new Map<string, Pipeline>();
-  readonly #pending = new Map<string, AST>();
+  readonly #pending = new Map<string, PendingQuery>();
   #version: LexiVersion | null = null;
   /** Rows read by sources that were since replaced (so the total never goes back). */
   #rowsReadBefore = 0;
@@ -71,10 +93,13 @@ export class PipelineDriver {
     return [...this.#pipelines.keys(), ...this.#pending.keys()];
   }
 
-  /** Registers a query to hydrate at the next step. */
-  addQuery(queryHash: string, ast: AST): void {
+  /**
+   * Registers a query to hydrate at the next step. `checked` (the AST as the client or API server
+   * wrote it, before the server added permission conditions) must pass checkQueryTypes first.
+   */
+  addQuery(queryHash: string, ast: AST, checked?: AST): void {
     if (this.#pipelines.has(queryHash)) return;
-    this.#pending.set(queryHash, ast);
+    this.#pending.set(queryHash, {ast, checked});
   }
 
   removeQuery(queryHash: string): void {
@@ -118,7 +143,8 @@ export class PipelineDriver {
           if (adv.kind === 'reset') {
             result.reset = true;
             result.resetReason = adv.reason;
-            for (const [hash, p] of this.#pipelines) this.#pending.set(hash, p.ast);
+            for (const [hash, p] of this.#pipelines)
+              this.#pending.set(hash, {ast: p.ast, checked: undefined});
             this.#rebuildSources();
           } else {
             for (const [hash, p] of this.#pipelines) {
@@ -128,18 +154,21 @@ export class PipelineDriver {
           }
         }
         result.version = this.#sources.read((v) => v);
-        for (const [hash, ast] of this.#pending) {
+        for (const [hash, pending] of this.#pending) {
           const started = this.#now();
-          let rows: QueryRows;
+          const rows = this.#build(hash, pending, result.failed);
+          if (!rows) continue;
           try {
-            rows = new QueryRows(buildPipeline(ast, this.#sources));
+            yield* rows.hydrate();
           } catch (e) {
-            result.failed.push({queryHash: hash, message: (e as Error).message});
+            // Thrown while reading rows: the error may quote one, so only an id reaches clients.
+            rows.destroy();
+            const message = internalErrorMessage('The query failed on the server', newErrorId());
+            result.failed.push({queryHash: hash, message, cause: e});
             continue;
           }
-          yield* rows.hydrate();
           this.#hydrationMs += this.#now() - started;
-          this.#pipelines.set(hash, {ast, rows});
+          this.#pipelines.set(hash, {ast: pending.ast, rows});
           result.queries.push({queryHash: hash, patches: rows.takeChanges(), hydrated: true});
         }
         this.#pending.clear();
@@ -148,6 +177,18 @@ export class PipelineDriver {
         return inSnapshot(result, this.#sources);
       }.bind(this),
     );
+  }
+
+  /** Checks and builds one pending query; a refusal goes to `failed` with its (row-free) reason. */
+  #build(hash: string, pending: PendingQuery, failed: FailedQuery[]): QueryRows | undefined {
+    try {
+      if (pending.checked) checkQueryTypes(pending.checked, this.#sources);
+      return new QueryRows(buildPipeline(pending.ast, this.#sources));
+    } catch (e) {
+      // Building reads no rows: its errors name only tables, columns, types and the AST.
+      failed.push({queryHash: hash, message: (e as Error).message, cause: e});
+      return undefined;
+    }
   }
 
   /**

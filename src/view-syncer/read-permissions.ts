@@ -12,16 +12,21 @@ export function applyReadPermissions(
   rules: PermissionRules | null,
   authData: unknown,
 ): AST {
-  const allowed: Condition = {
-    type: 'or',
-    conditions: allowConditions(rules?.tables?.[ast.table]?.row?.select, authData),
-  };
-  const where = ast.where
-    ? {type: 'and' as const, conditions: [transformWhere(ast.where, rules, authData), allowed]}
-    : allowed;
+  const allowed = allowConditions(rules?.tables?.[ast.table]?.row?.select, authData);
+  const permission: Condition =
+    allowed.length === 1 ? allowed[0]! : {type: 'or', conditions: allowed};
+  // The permission's conditions come first and at the top level of one AND, where SQLite
+  // evaluates them: rows the client may not read are dropped before its own conditions see them.
+  const conditions = [
+    permission,
+    ...(ast.where ? [transformWhere(ast.where, rules, authData)] : []),
+  ];
   return {
     ...ast,
-    where,
+    where: {
+      type: 'and',
+      conditions: conditions.flatMap((c) => (c.type === 'and' ? c.conditions : [c])),
+    },
     related: ast.related?.map((r) => ({
       ...r,
       subquery: applyReadPermissions(r.subquery, rules, authData),

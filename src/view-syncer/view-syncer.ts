@@ -1,4 +1,5 @@
 import type {AST} from '../protocol/ast.js';
+import {astLimitProblem, DEFAULT_AST_LIMITS, type AstLimits} from '../protocol/ast-limits.js';
 import type {DownstreamMessage, ErroredQuery, SchemaVersions} from '../protocol/sync-down.js';
 import {ProtocolError} from '../protocol/sync-errors.js';
 import type {ClientSchema, InitConnectionBody, UpQueryOp} from '../protocol/sync-up-queries.js';
@@ -76,6 +77,8 @@ export interface ViewSyncerOptions {
   inspector?: InspectorOptions | undefined;
   /** Queries the group may run at once (ZCACHE_MAX_QUERIES_PER_CLIENT_GROUP). */
   maxQueries?: number | undefined;
+  /** Bounds on one query's shape (ZCACHE_MAX_AST_DEPTH, _NODES, ZCACHE_MAX_IN_LIST_LENGTH). */
+  astLimits?: AstLimits | undefined;
   /** The worker's time slicing, shared by its groups (one of their own when absent). */
   slices?: SliceScheduler | undefined;
   /** The worker's shared view of recent replica changes; lets unaffected groups skip a step. */
@@ -400,17 +403,28 @@ export class ViewSyncer {
       failedQueries.push({error: 'app', id: q.queryHash, name: q.name ?? '', message});
     }
     const custom: CustomQuery[] = [];
+    const refuse = (hash: string, message: string) => {
+      if (this.#queries.tombstone(hash, tentative)) gotChanges.push({op: 'del', hash});
+      const name = this.#queries.queries.get(hash)?.name ?? '';
+      failedQueries.push({error: 'app', id: hash, name, message});
+    };
     for (const q of admission.start) {
       if (q.kind === 'custom') custom.push({id: q.queryHash, name: q.name!, args: q.args ?? []});
-      else if (q.ast) {
-        const ast: AST =
-          q.kind === 'client'
-            ? applyReadPermissions(q.ast, permissions, this.#auth.authData ?? this.#o.authData)
-            : q.ast;
-        this.#driver.addQuery(q.queryHash, ast);
-      }
+      else if (q.kind === 'client' && q.ast) {
+        const problem = astLimitProblem(q.ast, this.#astLimits);
+        if (problem) refuse(q.queryHash, `Query refused: ${problem}.`);
+        else {
+          const authData = this.#auth.authData ?? this.#o.authData;
+          // Permission conditions go first so that SQLite filters by them before anything else.
+          const ast = applyReadPermissions(q.ast, permissions, authData);
+          this.#driver.addQuery(q.queryHash, ast, q.ast);
+        }
+      } else if (q.ast) this.#driver.addQuery(q.queryHash, q.ast);
     }
-    if (custom.length) gotChanges.push(...(await this.#addCustomQueries(custom, tentative)));
+    if (custom.length) {
+      const added = await this.#addCustomQueries(custom, tentative, refuse);
+      gotChanges.push(...added);
+    }
     const outcome = await slices.run(
       this.#driver.step((result, sources) => {
         // A (re)hydrated query's patches are its whole result: drop the references the CVR holds
@@ -422,15 +436,11 @@ export class ViewSyncer {
             `group ${this.#o.clientGroupID}: pipelines rehydrated (${result.resetReason})`,
           );
         for (const f of result.failed) {
-          if (this.#queries.tombstone(f.queryHash, tentative))
-            gotChanges.push({op: 'del', hash: f.queryHash});
-          const q = this.#queries.queries.get(f.queryHash);
-          failedQueries.push({
-            error: 'app',
-            id: f.queryHash,
-            name: q?.name ?? '',
-            message: f.message,
-          });
+          this.#o.log.warn(
+            `group ${this.#o.clientGroupID}: query ${f.queryHash} failed: ${f.message}`,
+            f.cause,
+          );
+          refuse(f.queryHash, f.message);
         }
         const fresh = new Set<string>();
         for (const {queryHash, patches} of result.queries) {
@@ -560,6 +570,7 @@ export class ViewSyncer {
   async #addCustomQueries(
     custom: CustomQuery[],
     version: CVRVersion,
+    refuse: (hash: string, message: string) => void,
   ): Promise<{op: 'del'; hash: string}[]> {
     const transformer = this.#o.transformer;
     const {asts, errors} = transformer
@@ -573,13 +584,22 @@ export class ViewSyncer {
             message: 'No ZERO_QUERY_URL is configured: custom queries cannot run.',
           })),
         };
-    for (const [hash, ast] of asts) this.#driver.addQuery(hash, ast);
+    for (const [hash, ast] of asts) {
+      // The API server built the AST from the client's arguments: it is checked like a client's.
+      const problem = astLimitProblem(ast, this.#astLimits);
+      if (problem) refuse(hash, `Query refused: ${problem}.`);
+      else this.#driver.addQuery(hash, ast, ast);
+    }
     if (errors.length === 0) return [];
     for (const c of this.#clients.values()) c.send(['transformError', errors]);
     const dels: {op: 'del'; hash: string}[] = [];
     for (const e of errors)
       if (this.#queries.tombstone(e.id, version)) dels.push({op: 'del', hash: e.id});
     return dels;
+  }
+
+  get #astLimits(): AstLimits {
+    return this.#o.astLimits ?? DEFAULT_AST_LIMITS;
   }
 
   #schemaVersions(): SchemaVersions | undefined {

@@ -5,6 +5,7 @@
  * read transaction at the head; QueryRows turns a pipeline's output into the rows a client needs.
  */
 export {buildPipeline, type SourceProvider} from './builder/pipeline-builder.js';
+export {checkQueryTypes, QueryRefusedError} from './builder/query-checks.js';
 export type {Node, Row, Value} from './ivm/data.js';
 export type {Change, Input, Output, SourceSchema} from './ivm/operator.js';
 export {QueryRows, type RowPatch} from './query-rows.js';

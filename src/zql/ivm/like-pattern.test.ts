@@ -1,5 +1,6 @@
 import {describe, expect, test} from 'vitest';
-import {likeMatcher} from './like-pattern.js';
+import fc from 'fast-check';
+import {likeMatcher, MAX_LIKE_PATTERN_LENGTH} from './like-pattern.js';
 
 const like = (pattern: string) => likeMatcher(pattern, false);
 const ilike = (pattern: string) => likeMatcher(pattern, true);
@@ -90,5 +91,53 @@ describe('line breaks (the client matches with the RegExp m flag)', () => {
   test('a pattern without wildcards compares the whole value, line breaks included', () => {
     expect(['abc\ndef', 'abc'].map(like('abc\ndef'))).toEqual([true, false]);
     expect(['abc\ndef'].map(like('abc'))).toEqual([false]);
+  });
+});
+
+describe('time (every client is untrusted)', () => {
+  test('a pattern that makes a backtracking RegExp take minutes answers in one pass', () => {
+    const value = 'a'.repeat(3000);
+    expect(like('%a%a%a%a%a%a%a%a%b')(value)).toBe(false);
+    expect(like('%a%a%a%a%a%a%a%a%a')(value)).toBe(true);
+    expect(ilike('%A%_%A%_%A%_%A%_%B')(value + '\n' + value)).toBe(false);
+  });
+
+  test('a pattern longer than the limit is refused when the predicate is built', () => {
+    expect(() => like('%'.padEnd(MAX_LIKE_PATTERN_LENGTH + 1, 'a'))).toThrow(/at most 4096/);
+  });
+});
+
+describe('agrees with the client RegExp on random values and patterns', () => {
+  /** The client's own construction (§8.6), as an oracle for short inputs only. */
+  function clientRegExp(pattern: string, flags: string): RegExp {
+    let source = '^';
+    for (let i = 0; i < pattern.length; i++) {
+      let c = pattern[i]!;
+      if (c === '%') source += '.*';
+      else if (c === '_') source += '.';
+      else {
+        if (c === '\\') c = pattern[++i]!;
+        source += /[$()*+.?[\]\\^{|}]/.test(c) ? '\\' + c : c;
+      }
+    }
+    return new RegExp(source + '$', flags + 'm');
+  }
+
+  const alphabet = ['a', 'A', 'b', 'ß', 'é', 'É', '\n', '\r', '\u2028', '😀', '.', '*'];
+  const valueArb = fc.array(fc.constantFrom(...alphabet), {maxLength: 12}).map((a) => a.join(''));
+  const patternArb = fc
+    .array(fc.constantFrom(...alphabet, '%', '_', '\\%', '\\_', '\\\\', '\\a'), {maxLength: 8})
+    .map((a) => a.join(''))
+    .filter((p) => /[_%\\]/.test(p));
+
+  test.each([false, true])('case-insensitive: %s', (caseInsensitive) => {
+    fc.assert(
+      fc.property(patternArb, fc.array(valueArb, {maxLength: 6}), (pattern, values) => {
+        const matcher = likeMatcher(pattern, caseInsensitive);
+        const re = clientRegExp(pattern, caseInsensitive ? 'i' : '');
+        for (const v of values) expect(matcher(v), JSON.stringify([pattern, v])).toBe(re.test(v));
+      }),
+      {numRuns: 3000, seed: 14},
+    );
   });
 });

@@ -60,12 +60,9 @@ function valuePredicate(op: SimpleCondition['op'], rhs: LiteralValue): (lhs: Val
     case 'NOT ILIKE': {
       const match = likeMatcher(String(rhs), op.includes('ILIKE'));
       const negate = op.startsWith('NOT');
-      return (l) => {
-        if (isNull(l)) return false;
-        if (typeof l !== 'string')
-          throw new Error(`zql: ${op} needs a string, got ${JSON.stringify(l)}`);
-        return match(l) !== negate;
-      };
+      // A non-string (a json column's number, say) matches neither LIKE nor NOT LIKE; throwing
+      // would quote a row's value to the client.
+      return (l) => typeof l === 'string' && match(l) !== negate;
     }
   }
   throw new Error(`zql: unknown operator ${op as string}`);

@@ -1,3 +1,4 @@
+import type {ZqlValueType} from '../../replica/column-types.js';
 import {ident} from '../../replica/names.js';
 import {readStateVersion, type ReplicaDb} from '../../replica/replica-file.js';
 import {readRowChanges, rowChangesPurgedBefore} from '../../replica/row-changes.js';
@@ -5,6 +6,7 @@ import type {WindowedChanges} from '../../replica/row-change-window.js';
 import {readPrimaryKey} from '../../replica/table-ddl.js';
 import type {LexiVersion} from '../../shared/lexi-version.js';
 import type {SourceProvider} from '../builder/pipeline-builder.js';
+import type {ColumnTypes} from '../builder/query-checks.js';
 import type {Row} from '../ivm/data.js';
 import type {RowChangeForPush} from './row-overlay.js';
 import {StatementPool} from './statement-pool.js';
@@ -22,7 +24,7 @@ export type Advancement =
   | {kind: 'changes'; from: LexiVersion; to: LexiVersion; changes: number}
   | {kind: 'reset'; reason: string; to: LexiVersion};
 
-export class ReplicaSources implements SourceProvider {
+export class ReplicaSources implements SourceProvider, ColumnTypes {
   readonly #db: ReplicaDb;
   readonly #statements: StatementPool;
   readonly #sources = new Map<string, TableSource>();
@@ -45,6 +47,11 @@ export class ReplicaSources implements SourceProvider {
       this.#sources.set(table, s);
     }
     return s;
+  }
+
+  /** Column → value type of a table (for checking queries before they are built). */
+  columnsOf(table: string): ReadonlyMap<string, ZqlValueType> {
+    return this.getSource(table).columns;
   }
 
   /** The head version; read outside any transaction. */

@@ -33,6 +33,14 @@ export function readTableColumns(db: ReplicaDb, liteTable: string): TableColumns
   return {types, hasInt8};
 }
 
+/**
+ * A replica value no client can hold: an integer beyond ±2^53, or json that does not parse. The
+ * message names the column, never the value (it can concern a row the client may not read).
+ */
+export class UnrepresentableValueError extends Error {
+  override readonly name = 'UnrepresentableValueError';
+}
+
 /** A replica row (from SQLite or from a row-change image) as a client row, `_0_version` kept. */
 export function decodeRow(raw: Record<string, unknown>, cols: TableColumns, table: string): Row {
   const row: Row = {};
@@ -47,12 +55,17 @@ function decodeValue(v: unknown, type: ZqlValueType, table: string, col: string)
     case 'boolean':
       return v === 1 || v === 1n || v === true;
     case 'json':
-      return typeof v === 'string' ? JSON.parse(v) : (v as Value);
+      if (typeof v !== 'string') return v as Value;
+      try {
+        return JSON.parse(v) as Value;
+      } catch {
+        throw new UnrepresentableValueError(`zql: ${table}.${col} holds json that does not parse`);
+      }
     case 'number':
       if (typeof v === 'bigint') {
         if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
-          throw new Error(
-            `zql: ${table}.${col} holds ${v}, beyond the ±2^53 a client can represent`,
+          throw new UnrepresentableValueError(
+            `zql: ${table}.${col} holds an integer beyond the ±2^53 a client can represent`,
           );
         }
         return Number(v);

@@ -1,4 +1,5 @@
 import type {SimpleCondition} from '../../protocol/ast.js';
+import type {ZqlValueType} from '../../replica/column-types.js';
 import {ident} from '../../replica/names.js';
 import type {ReplicaDb} from '../../replica/replica-file.js';
 import {makeComparator, rowKeyString, type Node, type Ordering, type Row} from '../ivm/data.js';
@@ -16,6 +17,7 @@ import {startBoundSql} from './start-bound-sql.js';
 import {
   decodeRow,
   encodeValue,
+  UnrepresentableValueError,
   readTableColumns,
   selectColumnsSql,
   type TableColumns,
@@ -39,6 +41,8 @@ export class TableSource {
   readonly overlay: RowOverlay;
   /** Rows read from SQLite, for cost accounting (hydration size, circuit breaker). */
   rowsRead = 0;
+  /** Rows skipped because they hold a value no client can hold (see decode). */
+  unrepresentableRows = 0;
 
   constructor(
     db: ReplicaDb,
@@ -58,7 +62,7 @@ export class TableSource {
     this.overlay = new RowOverlay(primaryKey);
   }
 
-  get columns(): ReadonlyMap<string, string> {
+  get columns(): ReadonlyMap<string, ZqlValueType> {
     return this.#columns.types;
   }
 
@@ -83,12 +87,25 @@ export class TableSource {
     if (this.#connections.length === 0) return false;
     if (this.#connections.some((c) => c.unfiltered)) return true;
     const row = this.decode(raw);
-    return this.#connections.some((c) => c.passes(row));
+    return row !== null && this.#connections.some((c) => c.passes(row));
   }
 
-  /** A raw replica row or row image → client row. */
-  decode(raw: Record<string, unknown>): Row {
-    return decodeRow(raw, this.#columns, this.table);
+  /**
+   * A raw replica row or row image → client row; null for a row holding a value no client can
+   * hold (UnrepresentableValueError). Such a row is invisible to every pipeline — in fetches and
+   * in pushes alike, so views stay consistent — rather than failing every query that reads the
+   * table: one user's out-of-range value must not stop other users' views.
+   */
+  decode(raw: Record<string, unknown>): Row | null {
+    try {
+      return decodeRow(raw, this.#columns, this.table);
+    } catch (e) {
+      if (e instanceof UnrepresentableValueError) {
+        this.unrepresentableRows++;
+        return null;
+      }
+      throw e;
+    }
   }
 
   /** Pushes one changed row: its removal (if it existed) then its addition (if it exists now). */
@@ -113,7 +130,8 @@ export class TableSource {
     const stmt = this.#statements.get(sql, this.#columns.hasInt8);
     for (const raw of stmt.iterate(params) as Iterable<Record<string, unknown>>) {
       this.rowsRead++;
-      yield this.decode(raw);
+      const row = this.decode(raw);
+      if (row) yield row;
     }
   }
 
