@@ -5,6 +5,7 @@ import type {ReplicaDb} from '../replica/replica-file.js';
 import {pgIdent} from '../replication/shard-names.js';
 import type {Logger} from '../shared/log.js';
 import {crudStatement, type CrudStatement} from './crud-sql.js';
+import {describeFailureToClient, logUnderErrorId} from './mutation-errors.js';
 import type {MutationRateLimit} from './mutation-rate-limit.js';
 import {WritePermissions} from './write-permissions.js';
 import {readWriteTarget} from './write-target.js';
@@ -17,13 +18,18 @@ import {readWriteTarget} from './write-target.js';
  *
  * - Already processed (id below the next expected) → ignored.
  * - Out of order (id above it) → fatal InvalidPush.
- * - Denied by the permissions → confirmed (the id is used), nothing written; not an error.
+ * - Denied by the permissions, or an update or delete of a row the replica lacks → confirmed (the
+ *   id is used), nothing written; not an error. The two look the same to the client, so it cannot
+ *   probe for keys it may not see.
  * - The ops fail (bad table or column, a constraint) → re-run bumping the id only ("error mode"),
- *   and the client gets a transient MutationFailed naming the cause; its optimistic write is
- *   rolled back when the confirmation arrives.
+ *   and the client gets a transient MutationFailed; its optimistic write is rolled back when the
+ *   confirmation arrives. The message names the cause only when that is the client's input or a
+ *   constraint; any other failure is logged under an error id and the client gets the id (see
+ *   mutation-errors.ts).
  * - Serialization conflicts → retried, up to MAX_ATTEMPTS.
  * - Upstream unreachable (error mode fails too) → nothing applied or confirmed; the client is told
- *   to reconnect later (ServerOverloaded) and re-sends the mutation then.
+ *   to reconnect later (ServerOverloaded, with an error id: the cause names hosts and roles) and
+ *   re-sends the mutation then.
  * - Over the group's rate limit → transient MutationRateLimited, not applied, not confirmed.
  */
 const MAX_ATTEMPTS = 10;
@@ -107,9 +113,10 @@ export class CrudMutations {
         if (e instanceof ProtocolError) throw e;
         if ((e as {code?: string}).code === SERIALIZATION_FAILURE) continue;
         if (errorMode) throw this.#unreachable(m, e);
-        failure = e instanceof Error ? e.message : String(e);
-        this.#o.log.info(
-          `crud mutation ${m.clientID}:${m.id} failed; confirming it only: ${failure}`,
+        failure = describeFailureToClient(
+          e,
+          this.#o.log,
+          `crud mutation ${m.clientID}:${m.id} failed; confirming it only`,
         );
         attempt--;
       }
@@ -191,12 +198,15 @@ export class CrudMutations {
   }
 
   #unreachable(m: CRUDMutation, e: unknown): ProtocolError {
-    const cause = e instanceof Error ? e.message : String(e);
-    this.#o.log.warn(`crud mutation ${m.clientID}:${m.id} could not reach upstream: ${cause}`);
+    const id = logUnderErrorId(
+      e,
+      this.#o.log,
+      `crud mutation ${m.clientID}:${m.id} could not reach upstream`,
+    );
     return ProtocolError.of(
       'ServerOverloaded',
-      `zcache could not apply mutation ${m.id} upstream (${cause}); it was not applied, ` +
-        'and will be sent again when the client reconnects',
+      `zcache could not apply mutation ${m.id} upstream (error id ${id}; the zcache log has ` +
+        'the details); it was not applied, and will be sent again when the client reconnects',
       {minBackoffMs: 1000},
     );
   }

@@ -2,6 +2,7 @@ import type {CRUDOp} from '../protocol/sync-up-push.js';
 import {baseTypeName, zqlValueType, type LiteColumnType} from '../replica/column-types.js';
 import {pgIdent} from '../replication/shard-names.js';
 import {columnType, keyValues, type WriteTarget} from './write-target.js';
+import {MutationInputError} from './mutation-errors.js';
 
 /**
  * The Postgres statement of one CRUD op (fact sheet §7.6): insert; upsert (`ON CONFLICT` on the
@@ -86,7 +87,7 @@ function checkKind(target: WriteTarget, column: string, type: LiteColumnType, va
       : typeof value === expected ||
         (expected === 'number' && typeof value === 'string' && isTemporal(type));
   if (!ok) {
-    throw new Error(
+    throw new MutationInputError(
       `${target.tableName}.${column} is ${type.upstreamType}; ` +
         `it takes ${type.isArray ? 'an array' : `a ${expected}`}, not ${JSON.stringify(value)}`,
     );

@@ -22,8 +22,10 @@ import {keyValues} from './write-target.js';
  *
  * A rule list passes when the row (found by its key) satisfies one of its conditions; a missing
  * or empty row rule list denies, and so does no permissions deployed at all. Cell rules of the
- * columns an op writes must pass as well. An update or delete of a row the replica lacks is an
- * error (thrown), as is an unknown table or column.
+ * columns an op writes must pass as well. An update or delete of a row the replica lacks is
+ * denied, exactly like a write the rules refuse (as in the reference, whose pre-mutation check
+ * finds no row): answering it differently would tell a client whether a key it may not see
+ * exists. An unknown table or column is an error (thrown).
  *
  * Not guaranteed: the replica may lag upstream by the replication delay, so a rule sees the rows
  * as the replica has them, not as upstream has them at the moment of the write.
@@ -51,11 +53,10 @@ export class WritePermissions {
       const pre = normalized.every(
         (op) => op.op === 'insert' || this.#passes('pre', op, rules, authData, sources),
       );
-      simulate(normalized, sources);
-      const post = normalized.every(
+      if (!pre || !simulate(normalized, sources)) return false;
+      return normalized.every(
         (op) => op.op === 'delete' || this.#passes('post', op, rules, authData, sources),
       );
-      return pre && post;
     });
   }
 
@@ -119,8 +120,11 @@ function normalize(op: CRUDOp, sources: ReplicaSources): NormalizedOp {
   return {...op, op: exists ? 'update' : 'insert'};
 }
 
-/** Puts each op's outcome in its table's overlay, in order (a later op sees an earlier one's). */
-function simulate(ops: readonly NormalizedOp[], sources: ReplicaSources): void {
+/**
+ * Puts each op's outcome in its table's overlay, in order (a later op sees an earlier one's).
+ * False when an update or delete finds no row (e.g. one an earlier op of the mutation deleted).
+ */
+function simulate(ops: readonly NormalizedOp[], sources: ReplicaSources): boolean {
   const images = new Map<string, Row | null>();
   for (const op of ops) {
     const source = sources.getSource(op.tableName);
@@ -132,15 +136,14 @@ function simulate(ops: readonly NormalizedOp[], sources: ReplicaSources): void {
       after = Object.fromEntries([...source.columns.keys()].map((c) => [c, null])) as Row;
       Object.assign(after, op.value);
     } else if (!before) {
-      throw new Error(
-        `cannot ${op.op} ${op.tableName} ${JSON.stringify(key)}: no such row in the replica`,
-      );
+      return false;
     } else {
       after = op.op === 'update' ? ({...before, ...op.value} as Row) : null;
     }
     images.set(id, after);
     source.overlay.substitute(key as Row, after);
   }
+  return true;
 }
 
 function rowKey(op: CRUDOp, sources: ReplicaSources): Record<string, string | number | boolean> {

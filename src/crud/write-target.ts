@@ -2,6 +2,7 @@ import {parseLiteTypeString, zqlValueType, type LiteColumnType} from '../replica
 import {ROW_VERSION_COLUMN} from '../replica/names.js';
 import {cachedStatement, type ReplicaDb} from '../replica/replica-file.js';
 import {pgIdent} from '../replication/shard-names.js';
+import {MutationInputError} from './mutation-errors.js';
 
 /**
  * The upstream table a CRUD op names, as the replica describes it: its Postgres schema and name,
@@ -23,7 +24,7 @@ export function readWriteTarget(db: ReplicaDb, tableName: string): WriteTarget {
     'SELECT "schema", "name", "primaryKey" FROM "_zero.tableMeta" WHERE "liteName" = ?',
   ).get(tableName) as {schema: string; name: string; primaryKey: string} | undefined;
   if (!meta) {
-    throw new Error(
+    throw new MutationInputError(
       `no table "${tableName}" is replicated; check the table name in the app's schema ` +
         `(tables outside "public" are named "schema.table")`,
     );
@@ -42,7 +43,7 @@ export function readWriteTarget(db: ReplicaDb, tableName: string): WriteTarget {
   }
   const primaryKey = JSON.parse(meta.primaryKey) as string[];
   if (primaryKey.length === 0) {
-    throw new Error(
+    throw new MutationInputError(
       `table "${tableName}" has no primary key or unique index; it cannot be written`,
     );
   }
@@ -53,7 +54,7 @@ export function readWriteTarget(db: ReplicaDb, tableName: string): WriteTarget {
 export function columnType(target: WriteTarget, column: string): LiteColumnType {
   const t = target.columns.get(column);
   if (!t) {
-    throw new Error(
+    throw new MutationInputError(
       `table "${target.tableName}" has no synced column "${column}" ` +
         `(its columns: ${[...target.columns.keys()].join(', ')})`,
     );
@@ -70,7 +71,7 @@ export function keyValues(
   for (const col of target.primaryKey) {
     const v = value[col];
     if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
-      throw new Error(
+      throw new MutationInputError(
         `the value for "${target.tableName}" lacks its primary key column "${col}" ` +
           `(a key value must be a string, number or boolean; got ${v === undefined ? 'nothing' : JSON.stringify(v)})`,
       );

@@ -366,11 +366,6 @@ describe('failures', () => {
       /issue.title is text; it takes a string/,
     ],
     ['a missing key', insert({ownerID: 'ada', title: 't'}), /lacks its primary key column "id"/],
-    [
-      'an update of a row the replica lacks',
-      op('update', {id: 'ghost', title: 't'}),
-      /no such row in the replica/,
-    ],
     ['a violated constraint', insert({id: 'x', ownerID: 'ada', title: ''}), /issue_title_check/],
   ])(
     '%s fails the mutation with MutationFailed, confirmed and not applied',

@@ -8,6 +8,8 @@ import {
   Zero,
   type ExpressionBuilder,
 } from '@rocicorp/zero';
+import type {CRUDOp} from '../../src/protocol/sync-up-push.js';
+import {openSyncClient, type SyncMessage} from '../server/sync-client.js';
 import {eventually} from '../support/eventually.js';
 import {createTestDatabase, type TestDatabase} from '../support/pg.js';
 import {hs256Token, TEST_AUTH_SECRET} from '../support/tokens.js';
@@ -21,7 +23,8 @@ installWebSocketGlobal();
  * the real client: zcache applies them upstream itself after checking the write permissions with
  * the verified token's claims; the client's optimistic writes are confirmed or rolled back by
  * replication; the per-group rate limit delays mutations without losing them; a zcache restart
- * loses and repeats none.
+ * loses and repeats none. A write of a row that does not exist reads, on the wire, exactly like a
+ * denied one.
  */
 const SECRET = TEST_AUTH_SECRET;
 const RATE_MAX = 6;
@@ -143,6 +146,72 @@ test('a write the permissions deny is rolled back on the client and never reache
   expect(await upstreamTitles('deny-')).toEqual([]);
   view.destroy();
 });
+
+let probes = 0;
+/**
+ * Every frame a fresh client group of ada's gets from pushing one CRUD op until its confirmation
+ * has been poked, as text, with the parts that differ between any two groups (versions, times,
+ * the group's id) blanked.
+ */
+async function framesAnsweringPush(op: CRUDOp): Promise<string> {
+  const clientGroupID = `probe-${probes++}`;
+  const c = await openSyncClient(node.port, {
+    clientGroupID,
+    clientID: 'probe',
+    token: await hs256Token(SECRET, 'ada'),
+  });
+  const columns = {id: {type: 'string'}, ownerID: {type: 'string'}, title: {type: 'string'}};
+  const clientSchema = {tables: {item: {columns, primaryKey: ['id']}}};
+  c.send(['initConnection', {desiredQueriesPatch: [], clientSchema}]);
+  await c.waitFor((m) => m[0] === 'pokeEnd');
+  const from = c.messages.length;
+  const mutation = {
+    type: 'crud',
+    id: 1,
+    clientID: 'probe',
+    name: '_zero_crud',
+    args: [{ops: [op]}],
+  };
+  c.send([
+    'push',
+    {
+      clientGroupID,
+      mutations: [{...mutation, timestamp: 1}],
+      pushVersion: 1,
+      timestamp: 1,
+      requestID: 'r',
+    },
+  ]);
+  const confirmed = (m: SyncMessage) =>
+    m[0] === 'pokePart' &&
+    (m[1].lastMutationIDChanges as Record<string, number> | undefined)?.probe === 1;
+  const part = await c.waitFor(confirmed);
+  await c.waitFor((m) => m[0] === 'pokeEnd' && m[1].pokeID === part[1].pokeID);
+  c.close();
+  const varying = new Set(['pokeID', 'cookie', 'baseCookie', 'timestamp', 'clientGroupID']);
+  return JSON.stringify(c.messages.slice(from), (k, v: unknown) => (varying.has(k) ? '…' : v));
+}
+
+test.each(['update', 'delete'] as const)(
+  "a client's %s of a row that does not exist gets the very frames a denied one gets",
+  async (kind) => {
+    const gracesRow = `probe-${kind}-grace`;
+    await db.sql`INSERT INTO item VALUES (${gracesRow}, 'grace', 'not ada''s')`;
+    const value = (id: string) => (kind === 'update' ? {id, title: 'taken'} : {id});
+    const op = (id: string) =>
+      ({op: kind, tableName: 'item', primaryKey: ['id'], value: value(id)}) as CRUDOp;
+    // Wait until the row has replicated, so the permissions see it and deny the write.
+    const grace = await client('grace');
+    const view = grace.query.item.where('id', gracesRow).materialize();
+    await eventually(() => expect(view.data).toHaveLength(1));
+    view.destroy();
+    const denied = await framesAnsweringPush(op(gracesRow));
+    const missing = await framesAnsweringPush(op(`probe-${kind}-nothing`));
+    expect(denied).not.toContain('"error"');
+    expect(missing).toBe(denied);
+    expect(await upstreamTitles(`probe-${kind}-`)).toEqual(["not ada's"]);
+  },
+);
 
 test('a write Postgres refuses is rolled back, and the client goes on writing', async () => {
   const ada = await client('ada');
