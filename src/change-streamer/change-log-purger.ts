@@ -6,13 +6,14 @@ import type {ChangeLog} from './change-log.js';
  * Keeps a replication-manager's change log bounded without cutting off anyone who still needs it.
  * Every `intervalMs` it purges the transactions before the lower of
  * - the newest finished backup's watermark (a view-syncer restoring it needs everything after), and
- * - the oldest watermark a connected subscriber has acknowledged;
- * and purges nothing while a snapshot reservation is open (a view-syncer is restoring) or before
- * the first backup has finished.
+ * - the oldest watermark a connected view-syncer still needs: what a subscriber acknowledged, or
+ *   the backup a snapshot reservation named (the view-syncer restoring it needs everything after);
+ * and purges nothing before the first backup has finished. A view-syncer that goes silent holds it
+ * back only until the change-streamer drops it (ZCACHE_CHANGE_STREAMER_ACK_TIMEOUT_MS).
  */
 export interface PurgeBounds {
   latestBackup(): LexiVersion | undefined;
-  /** See ChangeStreamServer.oldestNeeded: undefined = hold everything, null = no subscriber. */
+  /** See ChangeStreamServer.oldestNeeded: null = nothing connected, undefined = hold everything. */
   oldestNeeded(): LexiVersion | null | undefined;
 }
 

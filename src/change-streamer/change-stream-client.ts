@@ -11,6 +11,7 @@ import {
 } from '../protocol/change-stream-wire.js';
 import type {LexiVersion} from '../shared/lexi-version.js';
 import type {Logger} from '../shared/log.js';
+import {secretHeaders} from './change-stream-gate.js';
 
 /**
  * A view-syncer's side of the change-streamer protocol: snapshot reservations, and a change
@@ -21,6 +22,10 @@ import type {Logger} from '../shared/log.js';
  * the consumer took, and if a transaction was cut off it yields `rollback` first. An `error`
  * message from the manager (wrong replica version, watermark too old) ends it with a
  * ChangeStreamRefusedError: the replica must be restored again.
+ *
+ * Every request carries the shared secret (ZCACHE_CHANGE_STREAMER_SECRET) when one is set; a
+ * request the manager refuses at the door (401 wrong secret, 503 too many connections) fails with
+ * the manager's explanation and is retried like a lost connection.
  */
 export class ChangeStreamRefusedError extends Error {
   readonly type: ChangeStreamErrorType;
@@ -47,8 +52,20 @@ export interface SnapshotReservation {
 }
 
 const RETRY_MS = 5_000;
+/**
+ * A held reservation re-sends its ack this often: the manager expires a reservation it hears
+ * nothing from for ZCACHE_CHANGE_STREAMER_ACK_TIMEOUT_MS (at least 20 s).
+ */
+const RESERVATION_KEEPALIVE_MS = 10_000;
 /** The manager pings every 30 s; nothing for this long means the connection is dead. */
 const SILENCE_MS = 33_000;
+
+export interface ReservationOptions {
+  /** ZCACHE_CHANGE_STREAMER_SECRET, when the manager requires one. */
+  secret?: string | undefined;
+  /** How often the held reservation is kept alive; default RESERVATION_KEEPALIVE_MS. */
+  keepaliveMs?: number;
+}
 
 /** Asks the manager for a snapshot reservation, retrying until one is given or `signal` aborts. */
 export async function reserveSnapshot(
@@ -56,14 +73,17 @@ export async function reserveSnapshot(
   taskID: string,
   log: Logger,
   signal: AbortSignal,
+  opts: ReservationOptions = {},
 ): Promise<SnapshotReservation> {
   const url = changeStreamerURL(base, snapshotPath(taskID));
   for (let attempt = 1; ; attempt++) {
     signal.throwIfAborted();
     try {
-      return await reserveOnce(url);
+      return await reserveOnce(url, opts);
     } catch (e) {
-      log.info(
+      // A manager not up yet is routine (rolling updates); a wrong secret needs someone to act.
+      const say = e instanceof RequestRefusedError && e.status === 401 ? log.warn : log.info;
+      say(
         `waiting for the replication-manager at ${url} (attempt ${attempt}): ${(e as Error).message}; ` +
           `retrying in ${RETRY_MS / 1000} s`,
       );
@@ -72,10 +92,10 @@ export async function reserveSnapshot(
   }
 }
 
-function reserveOnce(url: string): Promise<SnapshotReservation> {
+function reserveOnce(url: string, opts: ReservationOptions): Promise<SnapshotReservation> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, {handshakeTimeout: 10_000});
-    ws.once('error', (e) => reject(e));
+    const ws = openChangeStreamSocket(url, opts.secret);
+    ws.on('error', (e) => reject(e));
     ws.once('close', (code, reason) =>
       reject(new Error(`closed (${code}${reason.length ? `: ${reason}` : ''})`)),
     );
@@ -84,6 +104,12 @@ function reserveOnce(url: string): Promise<SnapshotReservation> {
         const {msg, id} = decodeFrame(data.toString());
         if (msg[0] !== 'status') throw new Error(`expected status, got ${msg[0]}`);
         ws.send(encodeAck(id));
+        const keepalive = setInterval(
+          () => ws.send(encodeAck(id)),
+          opts.keepaliveMs ?? RESERVATION_KEEPALIVE_MS,
+        );
+        keepalive.unref();
+        ws.on('close', () => clearInterval(keepalive));
         resolve({
           status: (msg as unknown as SnapshotStatusMessage)[1],
           release: () => ws.close(1000, 'released'),
@@ -101,6 +127,8 @@ export interface FollowOptions {
   params: Omit<SubscribeParams, 'watermark' | 'initial'>;
   /** The watermark to start after (the replica's stateVersion). */
   from: LexiVersion;
+  /** ZCACHE_CHANGE_STREAMER_SECRET, when the manager requires one. */
+  secret?: string | undefined;
   log: Logger;
   signal: AbortSignal;
 }
@@ -114,7 +142,7 @@ export async function* followChanges(o: FollowOptions): AsyncGenerator<ChangeStr
       o.base,
       changesPath({...o.params, watermark: committed, initial}),
     );
-    const conn = new SubscriptionSocket(url, o.signal);
+    const conn = new SubscriptionSocket(url, o.secret, o.signal);
     let inTransaction = false;
     try {
       for await (const {msg, id} of conn.frames()) {
@@ -159,8 +187,8 @@ class SubscriptionSocket {
   #silence: NodeJS.Timeout | undefined;
   closeReason: string | undefined;
 
-  constructor(url: string, signal: AbortSignal) {
-    this.#ws = new WebSocket(url, {handshakeTimeout: 10_000, maxPayload: 256 * 1024 * 1024});
+  constructor(url: string, secret: string | undefined, signal: AbortSignal) {
+    this.#ws = openChangeStreamSocket(url, secret, {maxPayload: 256 * 1024 * 1024});
     const onAbort = () => this.#ws.terminate();
     signal.addEventListener('abort', onAbort, {once: true});
     this.#ws.on('message', (data) => {
@@ -170,7 +198,8 @@ class SubscriptionSocket {
     });
     this.#ws.on('ping', () => this.#alive());
     this.#ws.on('open', () => this.#alive());
-    this.#ws.on('error', (e) => (this.#error = e));
+    // The first error says why; closing the socket afterwards may add a vaguer one.
+    this.#ws.on('error', (e) => (this.#error ??= e));
     this.#ws.on('close', (code, reason) => {
       signal.removeEventListener('abort', onAbort);
       clearTimeout(this.#silence);
@@ -219,6 +248,45 @@ class SubscriptionSocket {
     if (this.#ws.readyState === WebSocket.OPEN || this.#ws.readyState === WebSocket.CONNECTING)
       this.#ws.terminate();
   }
+}
+
+/** The manager answered a request with an HTTP error (401, 503) instead of a WebSocket. */
+class RequestRefusedError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'RequestRefusedError';
+    this.status = status;
+  }
+}
+
+/**
+ * A WebSocket to the manager carrying the secret. When the manager answers with an HTTP error
+ * instead of upgrading, the socket's first 'error' says so with the manager's own explanation
+ * (e.g. "HTTP 401 Unauthorized: this change-streamer requires its shared secret ...").
+ */
+function openChangeStreamSocket(
+  url: string,
+  secret: string | undefined,
+  opts: WebSocket.ClientOptions = {},
+): WebSocket {
+  const ws = new WebSocket(url, {
+    handshakeTimeout: 10_000,
+    ...opts,
+    headers: secretHeaders(secret),
+  });
+  ws.once('unexpected-response', (_req, res) => {
+    let body = '';
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => (body = (body + chunk).slice(0, 1000)));
+    res.on('close', () => {
+      const status = `HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trim();
+      const why = `the replication-manager refused: ${status}: ${body.trim()}`;
+      ws.emit('error', new RequestRefusedError(res.statusCode ?? 0, why));
+      ws.terminate();
+    });
+  });
+  return ws;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

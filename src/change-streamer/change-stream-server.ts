@@ -1,18 +1,23 @@
 import http from 'node:http';
 import type {AddressInfo} from 'node:net';
+import type {Duplex} from 'node:stream';
 import {WebSocketServer, type WebSocket} from 'ws';
 import {
   ChangeStreamErrorType,
-  decodeAck,
   encodeFrame,
   parseChangeStreamRoute,
   type SnapshotStatusMessage,
   type SubscribeParams,
-  type SubscriptionMessage,
 } from '../protocol/change-stream-wire.js';
 import type {LexiVersion} from '../shared/lexi-version.js';
 import type {Logger} from '../shared/log.js';
 import type {ChangeLog} from './change-log.js';
+import {ChangeStreamGate, refuseUpgrade} from './change-stream-gate.js';
+import {
+  CLOSE_POLICY_VIOLATION,
+  CLOSE_PROTOCOL_ERROR,
+  ChangeStreamSubscription,
+} from './change-stream-subscription.js';
 import type {ChangeStreamer} from './change-streamer.js';
 
 /**
@@ -21,16 +26,20 @@ import type {ChangeStreamer} from './change-streamer.js';
  * the change log, then live), `/snapshot` hands out backup reservations, `/` and `/keepalive`
  * answer OK.
  *
- * Flow control: frames are pipelined up to WINDOW unacknowledged ones (and a bounded socket
- * buffer); a subscriber's acks are cumulative. A subscriber's acked commit is the watermark it is
- * known to have applied, which bounds the change-log purge (see `oldestNeeded`).
+ * The port carries every replicated row, so the gate (change-stream-gate.ts) lets in only requests
+ * with the shared secret, when one is set, and at most `maxConnections` sockets. What bounds the
+ * change-log purge (`oldestNeeded`) is each subscriber's acked watermark and each reservation's
+ * backup watermark; neither may hold it for long without the view-syncer behind it showing signs
+ * of life, so a subscriber that owes an ack and a reservation that sent nothing for `ackTimeoutMs`
+ * are dropped (a real view-syncer reconnects, and resumes or restores again).
  *
  * Not guaranteed: delivery to a subscriber that disconnects; it resubscribes from its own
  * watermark and gets everything after it again, or an error that says why it cannot.
  */
 export interface ChangeStreamServerOptions {
   port: number;
-  host?: string;
+  /** The address to listen on; unset: every interface (IPv6 and IPv4 where available). */
+  host?: string | undefined;
   streamer: ChangeStreamer;
   changeLog: ChangeLog;
   replicaVersion: LexiVersion;
@@ -40,36 +49,54 @@ export interface ChangeStreamServerOptions {
   latestBackupWatermark: () => LexiVersion | undefined;
   log: Logger;
   pingIntervalMs?: number;
+  /** ZCACHE_CHANGE_STREAMER_SECRET: required of every request when set. */
+  secret?: string | undefined;
+  /** Default 256. */
+  maxConnections?: number;
+  /** How long a subscriber may owe an ack, or a reservation stay silent; default 5 min. */
+  ackTimeoutMs?: number;
+  /** NODE_ENV=development: no warning when the port is open to anyone who reaches it. */
+  development?: boolean;
+  /** Called after a subscriber or reservation was dropped, e.g. to purge the log right away. */
+  onDropped?: () => void;
 }
 
-const WINDOW = 10_000;
-const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
-const CLOSE_PROTOCOL_ERROR = 1002;
+const DEFAULT_MAX_CONNECTIONS = 256;
+const DEFAULT_ACK_TIMEOUT_MS = 5 * 60_000;
 
-interface Subscriber {
-  readonly params: SubscribeParams;
-  /** The newest commit watermark the subscriber acknowledged. */
-  acked: LexiVersion;
+interface Reservation {
+  readonly taskID: string;
+  readonly ws: WebSocket;
+  /** The backup it named: the restoring view-syncer needs every change after it. */
+  readonly minWatermark: LexiVersion;
+  lastHeardAt: number;
 }
 
 export class ChangeStreamServer {
   readonly #o: ChangeStreamServerOptions;
   readonly #http: http.Server;
   readonly #wss = new WebSocketServer({noServer: true, maxPayload: 1024 * 1024});
-  readonly #subscribers = new Set<Subscriber>();
-  /** taskID → open reservation sockets. */
-  readonly #reservations = new Map<string, Set<WebSocket>>();
+  readonly #gate: ChangeStreamGate;
+  readonly #ackTimeoutMs: number;
+  readonly #subscribers = new Set<ChangeStreamSubscription>();
+  readonly #reservations = new Set<Reservation>();
   #pinger: NodeJS.Timeout | undefined;
+  #expiry: NodeJS.Timeout | undefined;
 
   constructor(opts: ChangeStreamServerOptions) {
     this.#o = opts;
+    this.#gate = new ChangeStreamGate({
+      secret: opts.secret,
+      maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    });
+    this.#ackTimeoutMs = opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
     this.#http = http.createServer((req, res) => {
       const path = new URL(req.url ?? '/', 'http://x').pathname;
       if (req.method === 'GET' && (path === '/' || path === '/keepalive')) res.end('OK');
       else res.writeHead(404).end();
     });
-    this.#http.on('upgrade', (req, socket, head) =>
-      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, req.url ?? '')),
+    this.#http.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.#onUpgrade(req, socket, head),
     );
   }
 
@@ -78,45 +105,108 @@ export class ChangeStreamServer {
       this.#http.once('error', (e: NodeJS.ErrnoException) =>
         reject(
           new Error(
-            `change-streamer: cannot listen on port ${this.#o.port} (${e.code ?? e.message}); ` +
-              'set ZERO_CHANGE_STREAMER_PORT to a free port',
+            `change-streamer: cannot listen on ${this.#o.host ? `${this.#o.host}:` : 'port '}` +
+              `${this.#o.port} ` +
+              `(${e.code ?? e.message}); set ZERO_CHANGE_STREAMER_PORT to a free port` +
+              (this.#o.host ? ' and ZCACHE_CHANGE_STREAMER_BIND_ADDRESS to a local address' : ''),
           ),
         ),
       );
-      this.#http.listen(this.#o.port, this.#o.host ?? '::', () => resolve());
+      this.#http.listen(this.#o.port, this.#o.host, () => resolve());
     });
     const every = this.#o.pingIntervalMs ?? 30_000;
     this.#pinger = setInterval(() => {
       for (const ws of this.#wss.clients) ws.ping();
     }, every);
     this.#pinger.unref();
-    return (this.#http.address() as AddressInfo).port;
+    this.#expiry = setInterval(() => this.#dropSilent(), Math.min(this.#ackTimeoutMs / 4, 10_000));
+    this.#expiry.unref();
+    const port = (this.#http.address() as AddressInfo).port;
+    if (!this.#gate.requiresSecret && !this.#o.development) this.#warnOpen(port);
+    return port;
   }
 
   async close(): Promise<void> {
     clearInterval(this.#pinger);
+    clearInterval(this.#expiry);
     for (const ws of this.#wss.clients) ws.terminate();
     this.#http.closeAllConnections();
     await new Promise((r) => this.#http.close(r));
   }
 
   /**
-   * The oldest watermark the change log must still hold for what is connected: undefined when a
-   * reservation is open (a view-syncer is restoring and will need everything after the backup),
-   * else the lowest acked watermark of a connected subscriber (or null when there is none).
+   * The oldest watermark the change log must still hold for what is connected: the lowest of
+   * every open reservation's backup watermark and every subscriber's acked watermark, or null when
+   * there are none.
    */
-  oldestNeeded(): LexiVersion | null | undefined {
-    if (this.#reservations.size > 0) return undefined;
+  oldestNeeded(): LexiVersion | null {
     let oldest: LexiVersion | null = null;
-    for (const s of this.#subscribers) if (oldest === null || s.acked < oldest) oldest = s.acked;
+    const needs = [
+      ...[...this.#reservations].map((r) => r.minWatermark),
+      ...[...this.#subscribers].map((s) => s.acked),
+    ];
+    for (const w of needs) if (oldest === null || w < oldest) oldest = w;
     return oldest;
   }
 
   stats(): {subscribers: {taskID: string; acked: LexiVersion}[]; reservations: number} {
     return {
       subscribers: [...this.#subscribers].map((s) => ({taskID: s.params.taskID, acked: s.acked})),
-      reservations: [...this.#reservations.values()].reduce((n, set) => n + set.size, 0),
+      reservations: this.#reservations.size,
     };
+  }
+
+  #warnOpen(port: number): void {
+    this.#o.log.warn(
+      `change-streamer: ZCACHE_CHANGE_STREAMER_SECRET is not set, so anyone who can reach port ` +
+        `${port} can read every replicated row. Keep this port internal (do not publish it ` +
+        'outside the private network of the view-syncers), and set ZCACHE_CHANGE_STREAMER_SECRET ' +
+        'to the same value on the replication-manager and every view-syncer',
+    );
+  }
+
+  /** Drops subscribers that owe an ack, and reservations silent, for longer than the timeout. */
+  #dropSilent(): void {
+    const deadline = Date.now() - this.#ackTimeoutMs;
+    const secs = this.#ackTimeoutMs / 1000;
+    let dropped = 0;
+    for (const sub of this.#subscribers) {
+      const since = sub.ackOverdueSince;
+      if (since === undefined || since > deadline) continue;
+      this.#subscribers.delete(sub);
+      sub.drop(
+        CLOSE_POLICY_VIOLATION,
+        `no ack for ${secs} s: dropped so the change log can be purged`,
+      );
+      this.#o.log.warn(
+        `change-streamer: dropped subscriber ${sub.params.taskID} at ${sub.acked}: no ack for ` +
+          `${secs} s (ZCACHE_CHANGE_STREAMER_ACK_TIMEOUT_MS); it must resubscribe or restore`,
+      );
+      dropped++;
+    }
+    for (const r of this.#reservations) {
+      if (r.lastHeardAt > deadline) continue;
+      this.#reservations.delete(r);
+      r.ws.close(CLOSE_POLICY_VIOLATION, `reservation silent for ${secs} s: expired`);
+      this.#o.log.warn(
+        `change-streamer: expired the snapshot reservation of ${r.taskID}: nothing heard for ` +
+          `${secs} s (ZCACHE_CHANGE_STREAMER_ACK_TIMEOUT_MS)`,
+      );
+      dropped++;
+    }
+    if (dropped) this.#o.onDropped?.();
+  }
+
+  #onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const refusal = this.#gate.refusal(req, this.#wss.clients.size);
+    if (refusal) {
+      this.#o.log.warn(
+        `change-streamer: refused ${req.socket.remoteAddress ?? 'a client'} ` +
+          `(${refusal.status}): ${refusal.message}`,
+      );
+      return refuseUpgrade(socket, refusal);
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, req.url ?? ''));
   }
 
   #onConnection(ws: WebSocket, url: string): void {
@@ -141,9 +231,11 @@ export class ChangeStreamServer {
     if (watermark === undefined) {
       return ws.close(CLOSE_PROTOCOL_ERROR, 'no backup yet: retry shortly');
     }
-    const set = this.#reservations.get(taskID) ?? new Set<WebSocket>();
-    this.#reservations.set(taskID, set.add(ws));
-    ws.on('close', () => this.#release(taskID, ws));
+    const reservation: Reservation = {taskID, ws, minWatermark: watermark, lastHeardAt: Date.now()};
+    this.#reservations.add(reservation);
+    // The view-syncer re-sends its ack while it restores: that keeps the reservation alive.
+    ws.on('message', () => (reservation.lastHeardAt = Date.now()));
+    ws.on('close', () => this.#reservations.delete(reservation));
     const status: SnapshotStatusMessage = [
       'status',
       {
@@ -156,60 +248,30 @@ export class ChangeStreamServer {
     ws.send(encodeFrame(status, 1));
   }
 
-  #release(taskID: string, only?: WebSocket): void {
-    const set = this.#reservations.get(taskID);
-    if (!set) return;
-    for (const ws of [...set]) {
-      if (only && ws !== only) continue;
-      set.delete(ws);
-      if (!only) ws.close(1000, 'subscribed');
+  /** Ends the reservations of `taskID`: its view-syncer has subscribed. */
+  #release(taskID: string): void {
+    for (const r of this.#reservations) {
+      if (r.taskID !== taskID) continue;
+      this.#reservations.delete(r);
+      r.ws.close(1000, 'subscribed');
     }
-    if (set.size === 0) this.#reservations.delete(taskID);
   }
 
   async #serve(ws: WebSocket, params: SubscribeParams): Promise<void> {
-    const abort = new AbortController();
-    ws.on('close', () => abort.abort());
+    const sub = new ChangeStreamSubscription(ws, params);
     const refusal = await this.#refusal(params);
     if (refusal) {
       ws.send(encodeFrame(['error', refusal], 1));
       return ws.close(1000, 'refused');
     }
-    const sub: Subscriber = {params, acked: params.watermark};
+    if (sub.signal.aborted) return;
     this.#subscribers.add(sub);
-    abort.signal.addEventListener('abort', () => this.#subscribers.delete(sub));
+    sub.signal.addEventListener('abort', () => this.#subscribers.delete(sub));
     if (params.initial && params.taskID) this.#release(params.taskID);
-
-    let nextId = 1;
-    let ackedId = 0;
-    const commits: [number, LexiVersion][] = [];
-    let wake: (() => void) | undefined;
-    ws.on('message', (data) => {
-      try {
-        ackedId = Math.max(ackedId, decodeAck(data.toString()));
-      } catch (e) {
-        return ws.close(CLOSE_PROTOCOL_ERROR, (e as Error).message.slice(0, 120));
-      }
-      while (commits.length && commits[0]![0] <= ackedId) sub.acked = commits.shift()![1];
-      wake?.();
-    });
-    const send = async (msg: SubscriptionMessage) => {
-      while (
-        !abort.signal.aborted &&
-        (nextId - ackedId > WINDOW || ws.bufferedAmount > MAX_BUFFERED_BYTES)
-      ) {
-        await new Promise<void>((r) => {
-          wake = r;
-          setTimeout(r, 100);
-        });
-      }
-      if (msg[0] === 'commit') commits.push([nextId, msg[2].watermark]);
-      ws.send(encodeFrame(msg, nextId++));
-    };
-    await send(['status', {tag: 'status'}]);
-    for await (const msg of this.#o.streamer.subscribe(params.watermark, abort.signal)) {
-      if (abort.signal.aborted) break;
-      await send(msg);
+    await sub.send(['status', {tag: 'status'}]);
+    for await (const msg of this.#o.streamer.subscribe(params.watermark, sub.signal)) {
+      if (sub.signal.aborted) break;
+      await sub.send(msg);
     }
   }
 

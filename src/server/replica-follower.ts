@@ -30,6 +30,8 @@ import {deleteReplicaFiles} from './replication-node.js';
  */
 export interface ReplicaFollowerOptions {
   changeStreamerURI: string;
+  /** ZCACHE_CHANGE_STREAMER_SECRET: sent with every request to the manager. */
+  changeStreamerSecret?: string | undefined;
   taskID: string;
   replicaFile: string;
   /** ZERO_LITESTREAM_ENDPOINT (the backup URL itself comes from the manager). */
@@ -66,6 +68,7 @@ export async function startReplicaFollower(o: ReplicaFollowerOptions): Promise<R
       replicaVersion: config.replicaVersion,
     },
     from,
+    secret: o.changeStreamerSecret,
     log,
     signal: abort.signal,
   });
@@ -114,7 +117,9 @@ async function obtainReplica(
   signal: AbortSignal,
 ): Promise<{reservation: SnapshotReservation; origin: 'restored' | 'local'}> {
   for (;;) {
-    const reservation = await reserveSnapshot(o.changeStreamerURI, o.taskID, log, signal);
+    const reservation = await reserveSnapshot(o.changeStreamerURI, o.taskID, log, signal, {
+      secret: o.changeStreamerSecret,
+    });
     const {backupURL, replicaVersion, minWatermark} = reservation.status;
     if (localReplicaUsable(o.replicaFile, replicaVersion, minWatermark, log)) {
       return {reservation, origin: 'local'};

@@ -18,10 +18,22 @@ export interface ReplicationManagerOptions {
   node: ReplicationNode;
   replicaFile: string;
   port: number;
+  /** Who may use the change-streamer port, and how long a silent view-syncer is waited on. */
+  access: ChangeStreamAccess;
   backupURL?: string | undefined;
   backupEndpoint?: string | undefined;
   backupIntervalMs: number;
   log: Logger;
+}
+
+export interface ChangeStreamAccess {
+  /** ZCACHE_CHANGE_STREAMER_BIND_ADDRESS; unset: every interface. */
+  bindAddress?: string | undefined;
+  /** ZCACHE_CHANGE_STREAMER_SECRET; unset (outside development) logs a warning. */
+  secret?: string | undefined;
+  maxConnections: number;
+  ackTimeoutMs: number;
+  development: boolean;
 }
 
 export interface ReplicationManagerServices {
@@ -50,16 +62,8 @@ export async function startReplicationManager(
       })
     : undefined;
   const latestBackup = () => backups?.lastManifest?.watermark;
-  const server = new ChangeStreamServer({
-    port: o.port,
-    streamer: o.node.streamer,
-    changeLog: o.node.changeLog,
-    replicaVersion: o.node.replicaVersion,
-    backupURL: o.backupURL,
-    latestBackupWatermark: latestBackup,
-    log,
-  });
-  const port = await server.listen();
+  // The server asks for a purge as soon as it drops a silent view-syncer; the purger asks the
+  // server what its view-syncers still need (only once the server exists: its first run is later).
   const purger = new ChangeLogPurger(
     o.node.changeLog,
     {
@@ -69,9 +73,28 @@ export async function startReplicationManager(
     },
     log,
   );
+  const server = new ChangeStreamServer({
+    port: o.port,
+    host: o.access.bindAddress,
+    secret: o.access.secret,
+    maxConnections: o.access.maxConnections,
+    ackTimeoutMs: o.access.ackTimeoutMs,
+    development: o.access.development,
+    onDropped: () => void purger.purgeNow().catch(() => {}),
+    streamer: o.node.streamer,
+    changeLog: o.node.changeLog,
+    replicaVersion: o.node.replicaVersion,
+    backupURL: o.backupURL,
+    latestBackupWatermark: latestBackup,
+    log,
+  });
+  const port = await server.listen().catch((e: unknown) => {
+    purger.stop();
+    throw e;
+  });
   backups?.start();
   log.info(
-    `change-streamer listening on port ${port}` +
+    `change-streamer listening on ${o.access.bindAddress ?? 'every interface'}, port ${port}` +
       (o.backupURL ? `; backing up the replica to ${o.backupURL}` : '; no backup URL set'),
   );
   return {

@@ -48,6 +48,7 @@ async function startRole(config: ZeroConfig, log: Logger): Promise<RunningRole> 
   if (config.changeStreamer.uri) {
     return startReplicaFollower({
       changeStreamerURI: config.changeStreamer.uri,
+      changeStreamerSecret: config.changeStreamer.secret,
       taskID: config.taskID,
       replicaFile: config.replica.file,
       backupEndpoint: config.litestream.endpoint,
@@ -69,6 +70,13 @@ async function startRole(config: ZeroConfig, log: Logger): Promise<RunningRole> 
       node,
       replicaFile: config.replica.file,
       port: config.changeStreamer.port,
+      access: {
+        bindAddress: config.changeStreamer.bindAddress,
+        secret: config.changeStreamer.secret,
+        maxConnections: config.changeStreamer.maxConnections,
+        ackTimeoutMs: config.changeStreamer.ackTimeoutMs,
+        development: process.env.NODE_ENV === 'development',
+      },
       backupURL: config.litestream.backupURL,
       backupEndpoint: config.litestream.endpoint,
       backupIntervalMs: config.backupIntervalMs,

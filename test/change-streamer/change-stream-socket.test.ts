@@ -173,7 +173,7 @@ test('a watermark the purged log no longer reaches is refused with WatermarkTooO
   await stream.return(undefined);
 });
 
-test('a snapshot reservation names the backup and holds the purge until the task subscribes', async () => {
+test('a snapshot reservation names the backup and holds the purge there until the task subscribes', async () => {
   backupWatermark = wm(6);
   const reservation = await reserveSnapshot(base, 'vs-3', silentLogger, abort.signal);
   expect(reservation.status).toMatchObject({
@@ -181,7 +181,7 @@ test('a snapshot reservation names the backup and holds the purge until the task
     replicaVersion: REPLICA_VERSION,
     minWatermark: wm(6),
   });
-  await eventually(() => expect(server.oldestNeeded()).toBeUndefined());
+  await eventually(() => expect(server.oldestNeeded()).toBe(wm(6)));
   const stream = followChanges({
     base,
     params: {id: 't', taskID: 'vs-3', mode: 'serving', replicaVersion: REPLICA_VERSION},

@@ -8,6 +8,7 @@ import {
   table,
   Zero,
 } from '@rocicorp/zero';
+import NodeWebSocket from 'ws';
 import {readBackupManifest, S3ObjectStore} from '../../src/backup/index.js';
 import {eventually} from '../support/eventually.js';
 import {expectReplicaEqualsUpstream} from '../support/replica-compare.js';
@@ -37,11 +38,15 @@ let balancer: TcpBalancer;
 const viewSyncers: ZcacheNode[] = [];
 const clients: Zero<typeof schema>[] = [];
 
+/** Set on every role, so that the whole path runs with the change-streamer's secret required. */
+const CHANGE_STREAMER_SECRET = 'multi-node test secret';
+
 async function startViewSyncer(): Promise<ZcacheNode> {
   const node = await createZcacheNode({
     upstreamUrl: db.url,
     env: {
       ZERO_CHANGE_STREAMER_URI: `ws://127.0.0.1:${changeStreamerPort}`,
+      ZCACHE_CHANGE_STREAMER_SECRET: CHANGE_STREAMER_SECRET,
       ZERO_LITESTREAM_ENDPOINT: s3.endpoint,
       ...s3.env,
     },
@@ -116,6 +121,7 @@ beforeAll(async () => {
       ZERO_LITESTREAM_BACKUP_URL: s3.backupURL,
       ZERO_LITESTREAM_ENDPOINT: s3.endpoint,
       ZCACHE_BACKUP_INTERVAL_MS: '500',
+      ZCACHE_CHANGE_STREAMER_SECRET: CHANGE_STREAMER_SECRET,
       ...s3.env,
     },
   });
@@ -159,6 +165,19 @@ test('clients on either view-syncer see writes made in Postgres', async () => {
     view.destroy();
   }
 }, 60_000);
+
+test('the manager refuses a change-stream request without its secret with 401', async () => {
+  const ws = new NodeWebSocket(
+    `ws://127.0.0.1:${changeStreamerPort}/replication/v4/snapshot?taskID=stranger`,
+  );
+  const status = await new Promise<number>((resolve, reject) => {
+    ws.once('unexpected-response', (_req, res) => resolve(res.statusCode!));
+    ws.once('open', () => reject(new Error('the manager let a request without the secret in')));
+    ws.once('error', reject);
+  });
+  ws.terminate();
+  expect(status).toBe(401);
+});
 
 test('a view-syncer added later restores its replica from S3, not from Postgres, and serves', async () => {
   await db.sql`INSERT INTO item SELECT g, 'later' FROM generate_series(2000, 2100) g`;
@@ -221,6 +240,7 @@ test('a view-syncer started while its manager is down waits, says so, and serves
     upstreamUrl: db.url,
     env: {
       ZERO_CHANGE_STREAMER_URI: `ws://127.0.0.1:${changeStreamerPort}`,
+      ZCACHE_CHANGE_STREAMER_SECRET: CHANGE_STREAMER_SECRET,
       ZERO_LITESTREAM_ENDPOINT: s3.endpoint,
       ...s3.env,
     },
