@@ -25,7 +25,7 @@ async function storedVersion(schema: string): Promise<number> {
 }
 
 describe('ensureCVRSchema', () => {
-  test('creates the CVR tables in schema "{app}_{shard}/cvr" and records schema version 1', async () => {
+  test('creates the CVR tables in schema "{app}_{shard}/cvr" and records their schema version', async () => {
     const shard = {appID: 'zero', shardNum: 0};
     expect(cvrSchemaName(shard)).toBe('zero_0/cvr');
 
@@ -41,8 +41,8 @@ describe('ensureCVRSchema', () => {
       'rowsVersion',
       'schemaVersion',
     ]);
-    expect(CVR_SCHEMA_VERSION).toBe(1);
-    expect(await storedVersion('zero_0/cvr')).toBe(1);
+    expect(CVR_SCHEMA_VERSION).toBe(2);
+    expect(await storedVersion('zero_0/cvr')).toBe(2);
   });
 
   test('is idempotent: a second call finds the tables current and keeps their contents', async () => {
@@ -53,7 +53,7 @@ describe('ensureCVRSchema', () => {
 
     const before = await ensureCVRSchema(db.sql, shard);
 
-    expect(before).toBe(1);
+    expect(before).toBe(2);
     const rows = await db.sql.unsafe(`SELECT "clientGroupID" FROM "again_1/cvr".instances`);
     expect(rows.map((r) => r.clientGroupID)).toEqual(['cg']);
   });
@@ -61,7 +61,7 @@ describe('ensureCVRSchema', () => {
   test('runs safely from several processes starting at once', async () => {
     const shard = {appID: 'racing', shardNum: 2};
     const results = await Promise.all([1, 2, 3].map(() => ensureCVRSchema(db.sql, shard)));
-    expect(results.sort()).toEqual([0, 1, 1]);
+    expect(results.sort()).toEqual([0, 2, 2]);
   });
 
   test('refuses tables written by a newer version of the CVR schema', async () => {
@@ -70,7 +70,25 @@ describe('ensureCVRSchema', () => {
     await db.sql.unsafe(`UPDATE "future_0/cvr"."schemaVersion" SET "version" = 99`);
 
     await expect(ensureCVRSchema(db.sql, shard)).rejects.toThrow(
-      /at version 99, newer than this zcache supports \(1\)/,
+      /at version 99, newer than this zcache supports \(2\)/,
     );
+  });
+
+  test('upgrades version 1 tables: instances gain a principal column and keep their rows', async () => {
+    const shard = {appID: 'olderv', shardNum: 0};
+    await ensureCVRSchema(db.sql, shard);
+    // Back to version 1, as an older zcache left it.
+    await db.sql.unsafe(`ALTER TABLE "olderv_0/cvr".instances DROP COLUMN "principal";
+      UPDATE "olderv_0/cvr"."schemaVersion" SET "version" = 1;
+      INSERT INTO "olderv_0/cvr".instances ("clientGroupID", "version", "lastActive")
+        VALUES ('cg', '00', now())`);
+
+    const before = await ensureCVRSchema(db.sql, shard);
+
+    expect(before).toBe(1);
+    const rows = await db.sql.unsafe(
+      `SELECT "clientGroupID", "principal" FROM "olderv_0/cvr".instances`,
+    );
+    expect(rows).toEqual([{clientGroupID: 'cg', principal: null}]);
   });
 });

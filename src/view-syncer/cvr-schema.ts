@@ -15,7 +15,8 @@ import {pgIdent, shardSchema, type ShardId} from '../replication/shard-names.js'
  *   `rowKey` is the canonical JSON text of the key (columns sorted, see cvr-store-codec.ts), which
  *   compares faster than JSONB in the primary key, so large flushes are cheaper;
  * - `queries.clientAST` is JSON, not JSONB, so an AST comes back with the key order it was stored
- *   with (hashes of ASTs depend on key order, §2.4).
+ *   with (hashes of ASTs depend on key order, §2.4);
+ * - `instances.principal` (ours) is the user the group belongs to (group-principal.ts).
  *
  * Upgrades: `"schemaVersion"` holds the version of these tables. `MIGRATIONS[i]` takes the tables
  * from version i to i + 1 (`MIGRATIONS[0]` creates them). `ensureCVRSchema` runs, in one transaction
@@ -95,8 +96,13 @@ async function createTablesV1(tx: postgres.TransactionSql, s: string): Promise<v
     CREATE INDEX rows_ref_counts ON ${s}.rows USING GIN ("refCounts");`);
 }
 
+/** The principal a client group is pinned to (see group-principal.ts); null until it has one. */
+async function addInstancePrincipalV2(tx: postgres.TransactionSql, s: string): Promise<void> {
+  await tx.unsafe(`ALTER TABLE ${s}.instances ADD COLUMN "principal" TEXT`);
+}
+
 /** `MIGRATIONS[i]` upgrades the tables from version i to version i + 1. Append only. */
-const MIGRATIONS: readonly Migration[] = [createTablesV1];
+const MIGRATIONS: readonly Migration[] = [createTablesV1, addInstancePrincipalV2];
 
 /** The version of the CVR tables this code reads and writes. */
 export const CVR_SCHEMA_VERSION = MIGRATIONS.length;

@@ -20,6 +20,7 @@ export interface InstanceRow {
   grantedAt: Date | null;
   clientSchema: ClientSchema | null;
   profileID: string | null;
+  principal: string | null;
   deleted: boolean;
 }
 
@@ -32,6 +33,7 @@ export function instanceFromRow(clientGroupID: string, r: InstanceRow): CVRInsta
     replicaVersion: r.replicaVersion,
     clientSchema: r.clientSchema,
     profileID: r.profileID,
+    principal: r.principal,
     owner: r.owner,
     grantedAt: r.grantedAt?.getTime() ?? null,
   };

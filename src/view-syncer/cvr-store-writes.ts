@@ -69,13 +69,15 @@ export function writeInstance(
     ownership.grantedAt,
     jsonOrNull(instance.clientSchema),
     instance.profileID,
+    instance.principal,
   ];
   if (create) {
     return prepared(
       tx,
       `INSERT INTO ${s}.instances ("clientGroupID", "version", "lastActive", "ttlClock",
-         "replicaVersion", "owner", "grantedAt", "clientSchema", "profileID", "deleted")
-       VALUES ($1, $2, ${toTimestamp('$3')}, $4, $5, $6, ${toTimestamp('$7')}, $8::text::jsonb, $9, FALSE)
+         "replicaVersion", "owner", "grantedAt", "clientSchema", "profileID", "principal", "deleted")
+       VALUES ($1, $2, ${toTimestamp('$3')}, $4, $5, $6, ${toTimestamp('$7')}, $8::text::jsonb, $9, $10,
+         FALSE)
        ON CONFLICT ("clientGroupID") DO NOTHING`,
       values,
     );
@@ -84,7 +86,7 @@ export function writeInstance(
     tx,
     `UPDATE ${s}.instances SET "version" = $2, "lastActive" = ${toTimestamp('$3')},
        "ttlClock" = $4, "replicaVersion" = $5, "owner" = $6, "grantedAt" = ${toTimestamp('$7')},
-       "clientSchema" = $8::text::jsonb, "profileID" = $9
+       "clientSchema" = $8::text::jsonb, "profileID" = $9, "principal" = $10
      WHERE "clientGroupID" = $1`,
     values,
   );
@@ -259,7 +261,8 @@ export async function tombstoneClientGroups(
   }
   await tx.unsafe(
     `UPDATE ${s}.instances SET "deleted" = TRUE, "version" = '00', "ttlClock" = 0,
-       "replicaVersion" = NULL, "owner" = NULL, "grantedAt" = NULL, "clientSchema" = NULL
+       "replicaVersion" = NULL, "owner" = NULL, "grantedAt" = NULL, "clientSchema" = NULL,
+       "principal" = NULL
      WHERE "clientGroupID" = ANY($1::text[])`,
     [ids],
   );

@@ -42,6 +42,7 @@ function instance(clientGroupID: string, cookie: string, more: Partial<CVRInstan
     replicaVersion: '4e0000',
     clientSchema: null,
     profileID: 'p1',
+    principal: null,
     owner: null,
     grantedAt: null,
     ...more,
@@ -90,6 +91,7 @@ describe('CVRStore.load', () => {
       replicaVersion: null,
       clientSchema: null,
       profileID: null,
+      principal: null,
       owner: null,
       grantedAt: null,
     });
@@ -143,6 +145,20 @@ describe('CVRStore.load', () => {
       ]),
     );
   });
+});
+
+test('CVRStore keeps the principal a group is pinned to across loads', async () => {
+  const {id, store} = await storedGroup('task-a', '4e672g');
+  const pinned = instance(id, '4e672h', {
+    principal: 'jwt:abc',
+    owner: 'task-a',
+    grantedAt: CONNECT,
+  });
+  await store.flush(v('4e672g'), {instance: pinned}, CONNECT);
+
+  const cvr = await new CVRStore(db.sql, shard, id, 'task-a').load(CONNECT);
+
+  expect(cvr.instance.principal).toBe('jwt:abc');
 });
 
 describe('CVRStore.flush', () => {

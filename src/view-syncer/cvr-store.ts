@@ -109,7 +109,8 @@ export class CVRStore {
       await this.#sql.begin('isolation level repeatable read read only', (tx) => [
         tx.unsafe<InstanceRow[]>(
           `SELECT "version", "lastActive", "ttlClock", "replicaVersion", "owner", "grantedAt",
-             "clientSchema", "profileID", "deleted" FROM ${s}.instances WHERE "clientGroupID" = $1`,
+             "clientSchema", "profileID", "principal", "deleted"
+             FROM ${s}.instances WHERE "clientGroupID" = $1`,
           [id],
           PREPARED,
         ),
@@ -165,6 +166,7 @@ export class CVRStore {
       replicaVersion: null,
       clientSchema: null,
       profileID: null,
+      principal: null,
       owner: null,
       grantedAt: null,
     };

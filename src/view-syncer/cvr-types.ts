@@ -21,6 +21,8 @@ export interface CVRInstance {
   replicaVersion: string | null;
   clientSchema: ClientSchema | null;
   profileID: string | null;
+  /** Who the group belongs to (see group-principal.ts); null until its first client connects. */
+  principal: string | null;
   /** The task that owns the group (Rehome), and when it took it (its latest client connect). */
   owner: string | null;
   grantedAt: number | null;
