@@ -115,6 +115,7 @@ export class ClientGroups {
       log,
       yieldThresholdMs: config.yieldThresholdMs,
       transformer: this.#d.transformer,
+      cookiesForwarded: config.query.forwardCookies || config.mutate.forwardCookies,
       recentChanges: this.#d.recentChanges,
       slices: this.#d.slices,
       maxQueries: config.maxQueriesPerClientGroup,

@@ -9,6 +9,7 @@ import type {Logger} from '../shared/log.js';
 import type {ApiServerAuth} from '../custom/api-server-call.js';
 import type {CustomQuery, QueryTransformer} from '../custom/query-transformer.js';
 import {writeCatchup} from './catchup.js';
+import {checkPrincipal, principalOf} from './group-principal.js';
 import {pickGroupToken} from './group-token.js';
 import {answerInspect, type InspectorLogin, type InspectorOptions} from './inspector.js';
 import type {InspectDownBody} from '../protocol/sync-down.js';
@@ -74,6 +75,8 @@ export interface ViewSyncerOptions {
   authData?: unknown;
   /** Transforms custom queries through ZERO_QUERY_URL; absent when none is configured. */
   transformer?: QueryTransformer | undefined;
+  /** Cookies go to the API server (ZERO_*_FORWARD_COOKIES), so they identify the group's user. */
+  cookiesForwarded?: boolean | undefined;
   inspector?: InspectorOptions | undefined;
   /** Queries the group may run at once (ZCACHE_MAX_QUERIES_PER_CLIENT_GROUP). */
   maxQueries?: number | undefined;
@@ -138,9 +141,11 @@ export class ViewSyncer {
     auth: ApiServerAuth = {},
   ): Promise<void> {
     this.#lastConnect = Math.max(this.#lastConnect, connectTime);
-    this.#auth = pickGroupToken(this.#auth, auth);
-    return this.#enqueue(async () => {
+    let refusal: ProtocolError | undefined;
+    const added = this.#enqueue(async () => {
       await this.#ensureLoaded();
+      refusal = this.#admit(auth);
+      if (refusal) return;
       this.#checkCookie(client.clientID, client.cookie);
       this.#checkClientSchema(body.clientSchema, client.cookie);
       this.#clients.get(client.clientID)?.close();
@@ -162,6 +167,30 @@ export class ViewSyncer {
         return patches;
       }, true);
     });
+    // A refusal is the connection's failure, not the group's: it is thrown outside the queue's
+    // failure handling, which would drop the group's loaded state.
+    return added.then(() => {
+      if (refusal) throw refusal;
+    });
+  }
+
+  /**
+   * Admits a connection of the group's principal (pinning a new group to it) and picks the
+   * group's token; any other connection gets the Unauthorized error to close it with, and nothing
+   * of the group.
+   */
+  #admit(auth: ApiServerAuth): ProtocolError | undefined {
+    const instance = this.#cvr!.instance;
+    const principal = principalOf(auth, this.#o.cookiesForwarded ?? false);
+    try {
+      checkPrincipal(instance.principal, principal);
+      this.#auth = pickGroupToken(this.#auth, auth);
+    } catch (e) {
+      if (e instanceof ProtocolError) return e;
+      throw e;
+    }
+    instance.principal = principal;
+    return undefined;
   }
 
   changeDesiredQueries(client: ClientHandle, ops: readonly UpQueryOp[]): Promise<void> {

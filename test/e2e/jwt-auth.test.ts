@@ -10,6 +10,7 @@ import {
   type ExpressionBuilder,
 } from '@rocicorp/zero';
 import {encodeSecProtocols} from '../../src/protocol/sync-connect.js';
+import {openSyncClient} from '../server/sync-client.js';
 import {eventually} from '../support/eventually.js';
 import {createTestDatabase, type TestDatabase} from '../support/pg.js';
 import {hs256Token, TEST_AUTH_SECRET} from '../support/tokens.js';
@@ -101,4 +102,41 @@ test("a verified token's claims drive permission rules: each user sees only thei
     expect(a.data.map((n) => n.text)).toEqual(['a1', 'a2']);
     expect(b.data.map((n) => n.text)).toEqual(['b1']);
   });
+});
+
+test('a verified token of another subject is refused by a client group, with a message that names no one', async () => {
+  const init = [
+    'initConnection',
+    {
+      desiredQueriesPatch: [{op: 'put', hash: 'notes', ast: {table: 'note'}}],
+      clientSchema: {
+        tables: {
+          note: {
+            columns: {id: {type: 'number'}, ownerID: {type: 'string'}, text: {type: 'string'}},
+            primaryKey: ['id'],
+          },
+        },
+      },
+    },
+  ];
+  const group = 'g-alice-only';
+  const alice = await openSyncClient(node.port, {
+    clientGroupID: group,
+    clientID: 'a',
+    token: await token('alice'),
+  });
+  alice.send(init);
+  await alice.waitFor((m) => m[0] === 'pokeEnd');
+  const mallory = await openSyncClient(node.port, {
+    clientGroupID: group,
+    clientID: 'm',
+    token: await token('mallory'),
+  });
+  mallory.send(init);
+
+  const [, error] = await mallory.waitFor((m) => m[0] === 'error' || m[0] === 'pokeEnd');
+  alice.close();
+  expect(error).toMatchObject({kind: 'Unauthorized'});
+  expect(JSON.stringify(error)).not.toMatch(/alice|mallory/);
+  expect(mallory.messages.map((m) => m[0])).toEqual(['connected', 'error']);
 });

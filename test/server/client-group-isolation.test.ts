@@ -92,6 +92,8 @@ async function handledSoFar(c: SyncClient, hash: string): Promise<void> {
   await waitForGot(c, hash);
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 const pushesOf = (clientGroupID: string) =>
   api.pushes.filter((p) => p.clientGroupID === clientGroupID);
 
@@ -145,3 +147,49 @@ test('a push sent before initConnection is dropped, not forwarded', async () => 
   await eventually(() => expect(pushesOf(group).length).toBeGreaterThan(0));
   expect(pushesOf(group).flatMap((p) => p.mutationIDs)).toEqual([2]);
 });
+
+/** A client group whose first client, with `token` (or none), has synced all items. */
+async function groupSyncedBy(clientGroupID: string, token?: string): Promise<SyncClient> {
+  const owner = await connect({clientGroupID, clientID: 'owner', ...(token ? {token} : {})});
+  initConnection(owner, [allItems('all-items')]);
+  await waitForGot(owner, 'all-items');
+  return owner;
+}
+
+/** The client's first answer, which must be a refusal: Unauthorized and nothing of the group. */
+async function expectRefused(c: SyncClient): Promise<void> {
+  const first = await c.waitFor((m) => m[0] === 'error' || m[0] === 'pokeEnd');
+  expect(first).toEqual(['error', expect.objectContaining({kind: 'Unauthorized'})]);
+  await c.closed;
+  expect(c.messages.map((m) => m[0])).toEqual(['connected', 'error']);
+}
+
+test('a connection without a token is refused by a client group that has one, and gets no row', async () => {
+  await groupSyncedBy('pin-token', 'token-alice');
+  const intruder = await connect({clientGroupID: 'pin-token', clientID: 'intruder'});
+  initConnection(intruder, [allItems('all-items')]);
+
+  await expectRefused(intruder);
+});
+
+test('a connection with a token is refused by a client group that was created without one', async () => {
+  await groupSyncedBy('pin-anonymous');
+  const other = await connect({
+    clientGroupID: 'pin-anonymous',
+    clientID: 'other',
+    token: 'token-bob',
+  });
+  initConnection(other, [allItems('all-items')]);
+
+  await expectRefused(other);
+});
+
+test('a client group stays pinned after its view-syncer stopped: the pin is in the CVR', async () => {
+  const owner = await groupSyncedBy('pin-durable', 'token-alice');
+  owner.close();
+  await sleep(6500); // the group's view-syncer stops 5 s after its last client left
+  const intruder = await connect({clientGroupID: 'pin-durable', clientID: 'intruder'});
+  initConnection(intruder, [allItems('all-items')]);
+
+  await expectRefused(intruder);
+}, 30_000);
