@@ -1,10 +1,14 @@
 import type {RequestFailure} from '../protocol/sync-errors.js';
+import {internalErrorMessage, newErrorId} from '../shared/error-id.js';
+import type {Logger} from '../shared/log.js';
 
 /**
  * One POST to the app's API server (fact sheet §7.2): `?schema={app}_{shard}&appID={app}` added to
  * the URL, JSON body, `X-Api-Key` when configured, the client's token as a bearer token, and the
  * upgrade request's cookies when forwarding is on. Failures come back as the RequestFailure part
- * of a PushFailed / TransformFailed body, with a message that says what went wrong where.
+ * of a PushFailed / TransformFailed body, with a message that says what went wrong but not where:
+ * the URL may carry a key in its query string or a user and password, and its host is none of the
+ * client's business. The log gets the URL (without userinfo, query values blanked) and the cause.
  */
 export interface ApiServerTarget {
   url: string;
@@ -13,6 +17,8 @@ export interface ApiServerTarget {
   appID: string;
   shardSchema: string;
   timeoutMs: number;
+  /** Where failures are logged with their URL and cause (the client's message has neither). */
+  log?: Logger | undefined;
 }
 
 export interface ApiServerAuth {
@@ -33,9 +39,17 @@ export async function callApiServer(
   body: unknown,
 ): Promise<ApiServerResult> {
   const url = new URL(target.url);
+  const logFailure = (what: string, cause?: unknown) =>
+    target.log?.warn(`API server call to ${urlForLog(url)}: ${what}`, ...(cause ? [cause] : []));
+  if (url.username || url.password) {
+    // fetch would refuse it with a message quoting the whole URL, password included.
+    logFailure('the URL carries a user or password, which fetch refuses');
+    return internal('The API server URL must not carry a user or password.');
+  }
   if (url.searchParams.has('schema') || url.searchParams.has('appID')) {
+    logFailure('the URL carries "schema" or "appID"');
     return internal(
-      `The URL ${target.url} must not carry "schema" or "appID" parameters; zcache adds them.`,
+      'The API server URL must not carry "schema" or "appID" parameters; zcache adds them.',
     );
   }
   url.searchParams.set('schema', target.shardSchema);
@@ -55,16 +69,21 @@ export async function callApiServer(
   } catch (e) {
     const err = e as Error;
     if (err.name === 'TimeoutError') {
+      logFailure(`no answer within ${target.timeoutMs} ms`);
       return {
         ok: false,
-        message: `API server ${target.url} did not answer within ${target.timeoutMs} ms`,
+        message: `The API server did not answer within ${target.timeoutMs} ms`,
         failure: {origin: 'zeroCache', reason: 'timeout'},
       };
     }
-    return internal(`Fetch from API server ${target.url} failed: ${err.message}`);
+    // fetch's own message is only "fetch failed"; its cause names the host and port.
+    const id = newErrorId();
+    logFailure(`fetch failed (error id ${id})`, err.cause ?? err);
+    return internal(internalErrorMessage('Fetch from API server failed', id));
   }
   const text = await res.text();
   if (!res.ok) {
+    logFailure(`status ${res.status}`);
     const bodyPreview = text.length > PREVIEW_CHARS ? text.slice(0, PREVIEW_CHARS) + '...' : text;
     return {
       ok: false,
@@ -75,12 +94,24 @@ export async function callApiServer(
   try {
     return {ok: true, body: JSON.parse(text)};
   } catch {
+    logFailure('the answer is not JSON');
     return {
       ok: false,
-      message: `API server ${target.url} answered with invalid JSON`,
+      message: 'The API server answered with invalid JSON',
       failure: {origin: 'zeroCache', reason: 'parse'},
     };
   }
+}
+
+/** The URL without its user and password, and with every query value blanked but ours. */
+function urlForLog(url: URL): string {
+  const shown = new URL(url);
+  shown.username = '';
+  shown.password = '';
+  for (const name of new Set(shown.searchParams.keys())) {
+    if (name !== 'schema' && name !== 'appID') shown.searchParams.set(name, 'redacted');
+  }
+  return shown.toString();
 }
 
 function internal(message: string): ApiServerResult {

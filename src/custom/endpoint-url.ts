@@ -5,6 +5,8 @@ import {URLPattern} from 'urlpattern-polyfill';
  * client asked for (`userPushURL` / `userQueryURL`) if it gave one, else the first configured
  * value; either way it must match one of the configured URLPattern patterns (the query string and
  * fragment are not matched). A configured value that is not a valid pattern is reported as such.
+ * Messages (which reach clients) show a URL as origin and path only: its query string may hold a
+ * key, and its userinfo a password.
  */
 export type EndpointChoice = {ok: true; url: string} | {ok: false; message: string};
 
@@ -42,10 +44,14 @@ export class EndpointAllowList {
       const u = new URL(url);
       bare = `${u.origin}${u.pathname}`;
     } catch {
-      return {ok: false, message: `URL "${url}" is not a valid URL.`};
+      const which = userURL === undefined ? `The first ${this.#option} value` : 'The client URL';
+      return {ok: false, message: `${which} is not a valid URL.`};
     }
     if (!this.#patterns.some((p) => p.test(bare)))
-      return {ok: false, message: `URL ${url} is not allowed by the ${this.#option} configuration`};
+      return {
+        ok: false,
+        message: `URL ${bare} is not allowed by the ${this.#option} configuration`,
+      };
     return {ok: true, url};
   }
 }

@@ -1,6 +1,7 @@
 import {parsePushResponse, type PushResponse} from '../protocol/api-push-response.js';
 import type {PushFailedBody} from '../protocol/sync-errors.js';
 import type {CustomMutation, MutationID, PushBody} from '../protocol/sync-up-push.js';
+import {internalErrorMessage, newErrorId} from '../shared/error-id.js';
 import type {Logger} from '../shared/log.js';
 import {callApiServer, type ApiServerAuth, type ApiServerTarget} from './api-server-call.js';
 import type {EndpointAllowList} from './endpoint-url.js';
@@ -81,11 +82,13 @@ export class PushForwarder {
         try {
           await this.#send(q);
         } catch (e) {
-          this.#o.log.error('push forwarding failed', e);
+          // The cause may quote the API server's URL: the client gets an id to find it in the log.
+          const id = newErrorId();
+          this.#o.log.error(`push forwarding failed (error id ${id})`, e);
           this.#fail(q.push, {
             origin: 'zeroCache',
             reason: 'internal',
-            message: `zcache could not forward the push: ${(e as Error).message}`,
+            message: internalErrorMessage('zcache could not forward the push', id),
           });
         }
       }

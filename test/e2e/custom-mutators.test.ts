@@ -190,6 +190,11 @@ async function bumpThroughFault(
   // PushFailed puts the pushing client in the error state; the bystander stays connected.
   await eventually(() => expect(z.connection.state.current.name).toBe('error'), 15_000);
   expect(bystander.connection.state.current.name).toBe('connected');
+  // What the client was told (the PushFailed message) names neither the API server's address
+  // nor its URL's path.
+  const told = String((z.connection.state.current as {reason?: unknown}).reason);
+  expect(told).toContain('API server');
+  expect(told).not.toMatch(new RegExp(`127\\.0\\.0\\.1|${apiPort}|/mutate`));
   await heal();
   await z.connection.connect();
   await eventually(async () => expect(await countIn(id)).toBe(times), 20_000);

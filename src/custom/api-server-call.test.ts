@@ -1,0 +1,110 @@
+import http from 'node:http';
+import type {AddressInfo} from 'node:net';
+import {afterAll, beforeAll, expect, test} from 'vitest';
+import {createLogger} from '../shared/log.js';
+import {callApiServer, type ApiServerTarget} from './api-server-call.js';
+
+/**
+ * What a failed API-server call tells the client (its message ends up in a PushFailed or
+ * TransformFailed body) and what it logs, against a real HTTP server: the client's text carries
+ * no URL — no host, port, path, query-string key or password — and the log carries the URL with
+ * its user and password removed and its query values blanked.
+ */
+const KEY = 'key-7c1e0b';
+let server: http.Server;
+let port: number;
+let answer: (res: http.ServerResponse) => void;
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => answer(res));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  port = (server.address() as AddressInfo).port;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+});
+
+/** A call to `url` whose log lines are returned with its result. */
+async function call(url: string, timeoutMs = 5000) {
+  const logged: string[] = [];
+  const target: ApiServerTarget = {
+    url,
+    forwardCookies: false,
+    appID: 'app',
+    shardSchema: 'app_0',
+    timeoutMs,
+    log: createLogger('info', 'text', {}, {write: (line) => logged.push(line)}),
+  };
+  const result = await callApiServer(target, {}, ['push', {}]);
+  if (result.ok) throw new Error('the call was expected to fail');
+  return {result, log: logged.join('\n')};
+}
+
+/** A port nothing listens on: close a server that had it. */
+async function closedPort(): Promise<number> {
+  const s = http.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const p = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return p;
+}
+
+test('an unreachable API server: the client learns no host, port, path or key; the log has the URL without the key', async () => {
+  const p = await closedPort();
+  const {result, log} = await call(`http://127.0.0.1:${p}/api/push?key=${KEY}`);
+  expect(result.failure).toEqual({origin: 'zeroCache', reason: 'internal'});
+  expect(result.message).toMatch(/^Fetch from API server failed \(error id [0-9a-f]{12};/);
+  expect(result.message).not.toMatch(new RegExp(`127\\.0\\.0\\.1|${p}|/api/push|${KEY}`));
+  const id = /error id ([0-9a-f]{12})/.exec(result.message)![1]!;
+  expect(log).toContain(`http://127.0.0.1:${p}/api/push?key=redacted&schema=app_0&appID=app`);
+  expect(log).toContain(id);
+  expect(log).toContain('ECONNREFUSED');
+  expect(log).not.toContain(KEY);
+});
+
+test('a URL with a user and password is refused before any request, the password in neither message nor log', async () => {
+  answer = (res) => res.writeHead(200).end('[]');
+  const {result, log} = await call(`http://admin:pw-5d2f@127.0.0.1:${port}/push`);
+  expect(result.message).toBe('The API server URL must not carry a user or password.');
+  expect(log).toContain(`http://127.0.0.1:${port}/push`);
+  expect(log).not.toMatch(/pw-5d2f|admin/);
+});
+
+test('an API server slower than the timeout: reason timeout, and no URL in the message', async () => {
+  answer = (res) => setTimeout(() => res.writeHead(200).end('[]'), 1000);
+  const {result, log} = await call(`http://127.0.0.1:${port}/push?key=${KEY}`, 100);
+  expect(result).toMatchObject({
+    message: 'The API server did not answer within 100 ms',
+    failure: {origin: 'zeroCache', reason: 'timeout'},
+  });
+  expect(log).toContain(`127.0.0.1:${port}/push?key=redacted`);
+});
+
+test('an answer that is not JSON: reason parse, and no URL in the message', async () => {
+  answer = (res) => res.writeHead(200).end('<html>');
+  const {result} = await call(`http://127.0.0.1:${port}/push?key=${KEY}`);
+  expect(result).toEqual({
+    ok: false,
+    message: 'The API server answered with invalid JSON',
+    failure: {origin: 'zeroCache', reason: 'parse'},
+  });
+});
+
+test("a non-OK status keeps the reference's body: status and the start of the answer", async () => {
+  answer = (res) => res.writeHead(503).end('down for maintenance');
+  const {result} = await call(`http://127.0.0.1:${port}/push?key=${KEY}`);
+  expect(result).toEqual({
+    ok: false,
+    message: 'Fetch from API server returned non-OK status 503',
+    failure: {
+      origin: 'zeroCache',
+      reason: 'http',
+      status: 503,
+      bodyPreview: 'down for maintenance',
+    },
+  });
+});
