@@ -1,4 +1,5 @@
 import {IncomingMessage} from 'node:http';
+import {newErrorId} from '../shared/error-id.js';
 import type {Socket} from 'node:net';
 import {WebSocketServer, type ServerOptions, type WebSocket} from 'ws';
 import type {ZeroConfig} from '../config/index.js';
@@ -165,8 +166,10 @@ export function completeHandoff(
     try {
       accept(ws, req);
     } catch (e) {
-      log.warn(`sync connection failed in the worker (${handed.url}):`, e);
-      ws.close(HANDOFF_FAILURE_CLOSE_CODE, handoffCloseReason(e));
+      // The close reason reaches the client: it gets an id, the log gets the failure.
+      const id = newErrorId();
+      log.warn(`sync connection failed in the worker (${handed.url}; error id ${id}):`, e);
+      ws.close(HANDOFF_FAILURE_CLOSE_CODE, handoffCloseReason(`zcache failed (error id ${id})`));
     }
   });
 }

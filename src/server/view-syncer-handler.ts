@@ -12,7 +12,8 @@ import {QueryTransformer} from '../custom/query-transformer.js';
 import {ClientConnection} from '../view-syncer/client-connection.js';
 import {ensureCVRSchema} from '../view-syncer/cvr-schema.js';
 import {purgeInactive} from '../view-syncer/cvr-store.js';
-import {tokenVerifierFrom} from '../view-syncer/token-verifier.js';
+import {TokenRejectedError, tokenVerifierFrom} from '../view-syncer/token-verifier.js';
+import {internalErrorMessage, newErrorId} from '../shared/error-id.js';
 import {ClientGroups} from './client-groups.js';
 import {SliceScheduler} from '../view-syncer/slice-scheduler.js';
 import {openReplica, RowChangeWindow} from '../replica/index.js';
@@ -78,6 +79,7 @@ export async function createViewSyncerHandler(
         appID: config.app.id,
         shardSchema: shardSchema(shard),
         timeoutMs: config.apiServerTimeoutMs,
+        log: log.withContext({component: 'query-transformer'}),
       })
     : undefined;
   const verifier = await tokenVerifierFrom(config.auth);
@@ -131,13 +133,20 @@ export async function createViewSyncerHandler(
       };
       if (!verifier) return accept(undefined);
       verifier.verify(header.authToken, params.userID).then(accept, (e: Error) => {
-        log.info(`rejecting client ${params.clientID}: ${e.message}`);
+        const id = newErrorId();
+        log.info(`rejecting client ${params.clientID} (error id ${id}): ${e.message}`, e.cause);
+        // Only a refusal of the token itself is described; a failure to verify it (the JWKS
+        // endpoint unreachable) can name hosts, so the client gets the id.
+        const reason =
+          e instanceof TokenRejectedError
+            ? e.message
+            : internalErrorMessage('the token could not be verified', id);
         ws.send(
           JSON.stringify([
             'error',
             {
               kind: 'AuthInvalidated',
-              message: `Failed to decode auth token: ${e.message}`,
+              message: `Failed to decode auth token: ${reason}`,
               origin: 'zeroCache',
             },
           ]),

@@ -11,6 +11,17 @@ import {
  * (fact sheet §2.13): the token's signature and exp/nbf are checked, and its `sub` must equal the
  * connection's non-empty userID. The payload becomes `authData` for permission rules.
  */
+/**
+ * The token itself was refused (bad signature, expired, wrong subject, malformed): the message is
+ * about the client's own token and safe to send it. Any other failure (the JWKS endpoint down, say)
+ * can name hosts, and goes to the log only.
+ */
+export class TokenRejectedError extends Error {
+  override readonly name = 'TokenRejectedError';
+}
+
+const TOKEN_ERROR_CODE = /^ERR_(JWT|JWS)_|^ERR_JWKS_(NO|MULTIPLE)_MATCHING_KEYS?$/;
+
 export interface TokenVerifier {
   verify(token: string | undefined, userID: string): Promise<JWTPayload>;
 }
@@ -34,10 +45,20 @@ export async function tokenVerifierFrom(auth: AuthOptions): Promise<TokenVerifie
   else key = createRemoteJWKSet(new URL(auth.jwksUrl!));
   return {
     async verify(token, userID) {
-      if (!token) throw new Error('no auth token was provided');
-      const {payload} = await jwtVerify(token, key as never);
+      if (!token) throw new TokenRejectedError('no auth token was provided');
+      let payload: JWTPayload;
+      try {
+        ({payload} = await jwtVerify(token, key as never));
+      } catch (e) {
+        const code = (e as {code?: unknown}).code;
+        if (typeof code === 'string' && TOKEN_ERROR_CODE.test(code))
+          throw new TokenRejectedError((e as Error).message);
+        throw e;
+      }
       if (userID && payload.sub !== userID) {
-        throw new Error(`the token's sub "${payload.sub}" does not match userID "${userID}"`);
+        throw new TokenRejectedError(
+          `the token's sub "${payload.sub}" does not match userID "${userID}"`,
+        );
       }
       return payload;
     },

@@ -287,7 +287,11 @@ export class ViewSyncer {
   /** Ownership lost or a concurrent writer: every client reconnects (and rehomes). */
   #fail(e: unknown): void {
     if (e instanceof OwnershipError || e instanceof ConcurrentModificationError) {
-      const err = ProtocolError.of('Rehome', (e as Error).message, {maxBackoffMs: 0});
+      // Which task owns the group, and since when, is the operator's business: it goes to the log.
+      this.#o.log.info(`group ${this.#o.clientGroupID}: ${(e as Error).message}; clients rehome`);
+      const err = ProtocolError.of('Rehome', 'Another zcache instance serves this client group', {
+        maxBackoffMs: 0,
+      });
       for (const c of this.#clients.values()) c.close(err);
       this.#clients.clear();
       this.stop();
