@@ -34,6 +34,9 @@ import {readWriteTarget} from './write-target.js';
  */
 const MAX_ATTEMPTS = 10;
 const SERIALIZATION_FAILURE = '40001';
+const UNIQUE_VIOLATION = '23505';
+/** The failure of a write that is answered as if the permissions had denied it. */
+const ANSWERED_AS_DENIED = 'answered as denied';
 /** Retries of an out-of-order CRUD mutation when custom mutators run too (their ids interleave). */
 const OOO_RETRIES_WITH_CUSTOM = 2;
 const OOO_RETRY_MS = 100;
@@ -95,7 +98,7 @@ export class CrudMutations {
           this.#apply(tx, m, authData, schemaVersion, errorMode),
         );
         this.#noteCommitted(m.clientID, m.id);
-        if (!errorMode) return undefined;
+        if (!errorMode || failure === ANSWERED_AS_DENIED) return undefined;
         return ProtocolError.of(
           'MutationFailed',
           `mutation ${m.id} of client ${m.clientID} was not applied: ${failure}`,
@@ -113,12 +116,21 @@ export class CrudMutations {
         if (e instanceof ProtocolError) throw e;
         if ((e as {code?: string}).code === SERIALIZATION_FAILURE) continue;
         if (errorMode) throw this.#unreachable(m, e);
+        attempt--;
+        if ((e as {code?: string}).code === UNIQUE_VIOLATION) {
+          // The key exists, maybe in a row the client may not read: answered exactly as a write
+          // the permissions deny (confirmed, nothing written, no error), so it tells nothing.
+          this.#o.log.info(
+            `crud mutation ${m.clientID}:${m.id} writes an existing key; answered as denied`,
+          );
+          failure = ANSWERED_AS_DENIED;
+          continue;
+        }
         failure = describeFailureToClient(
           e,
           this.#o.log,
           `crud mutation ${m.clientID}:${m.id} failed; confirming it only`,
         );
-        attempt--;
       }
     }
     // Left pending: the client re-sends it when it reconnects.

@@ -127,6 +127,20 @@ test.each([
   },
 );
 
+test('an insert of an existing key is answered exactly like a denied insert', async () => {
+  const {crud} = crudMutations();
+  // Denied: ada may not insert a row owned by grace. Existing key: ada's own row, grace-1's id.
+  const denied = mutation(opOn('issue', 'insert', {id: 'ada-x', ownerID: 'grace', title: 't'}));
+  const taken = mutation(opOn('issue', 'insert', {id: 'grace-1', ownerID: 'ada', title: 't'}));
+  const answers = [await crud.process(denied, ada, undefined)];
+  answers.push(await crud.process(taken, ada, undefined));
+  expect(answers).toEqual([undefined, undefined]);
+  expect([await lmid(denied.clientID), await lmid(taken.clientID)]).toEqual([1, 1]);
+  expect(await h.db.sql`SELECT id, "ownerID" FROM issue ORDER BY id`).toEqual([
+    {id: 'grace-1', ownerID: 'grace'},
+  ]);
+});
+
 test('a violated constraint is named, without the row values Postgres adds as its DETAIL', async () => {
   const {crud, logged} = crudMutations();
   const bad = opOn('issue', 'insert', {id: 'row-value-7f3a', ownerID: 'ada', title: ''});
