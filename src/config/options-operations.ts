@@ -313,6 +313,30 @@ export const ZCACHE_OPTIONS = [
       'error to the client (it keeps the ones it has).',
   },
   {
+    key: 'maxClientsPerClientGroup',
+    flag: 'max-clients-per-client-group',
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: 64,
+    zcacheOnly: true,
+    help:
+      'Sockets (tabs) one client group may have open on a sync worker at once; more are ' +
+      'refused with ServerOverloaded and retry after a back-off.',
+  },
+  {
+    key: 'maxConnectionsPerSyncWorker',
+    flag: 'max-connections-per-sync-worker',
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: 10_000,
+    zcacheOnly: true,
+    help:
+      'Sockets one sync worker process serves at once; more are refused with ' +
+      'ServerOverloaded and retry after a back-off (a load balancer may send them elsewhere).',
+  },
+  {
     key: 'maxAstDepth',
     flag: 'max-ast-depth',
     type: 'number',

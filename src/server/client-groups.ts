@@ -53,10 +53,6 @@ export class ClientGroups {
     return this.#groups.size;
   }
 
-  clientCount(clientGroupID: string): number {
-    return this.#groups.get(clientGroupID)?.syncer.clientCount ?? 0;
-  }
-
   /** The group, created if it is new; a pending idle stop is cancelled. */
   get(clientGroupID: string): ClientGroup {
     clearTimeout(this.#idleTimers.get(clientGroupID));

@@ -15,6 +15,7 @@ import {purgeInactive} from '../view-syncer/cvr-store.js';
 import {TokenRejectedError, tokenVerifierFrom} from '../view-syncer/token-verifier.js';
 import {internalErrorMessage, newErrorId} from '../shared/error-id.js';
 import {ClientGroups} from './client-groups.js';
+import {ConnectionAdmission} from './connection-admission.js';
 import {SliceScheduler} from '../view-syncer/slice-scheduler.js';
 import {openReplica, RowChangeWindow} from '../replica/index.js';
 import type {
@@ -28,9 +29,6 @@ import type {
  * of clients per group) and gives it to its client group (see ClientGroups), and passes every
  * "version ready" signal to all groups.
  */
-
-/** Clients (tabs) one group may have connected at once; more get ServerOverloaded and back off. */
-export const MAX_CLIENTS_PER_GROUP = 64;
 
 /**
  * CVR garbage collection (fact sheet §3.5), run by worker 0: every interval (doubling while there
@@ -87,6 +85,10 @@ export async function createViewSyncerHandler(
   const recentChanges = new RowChangeWindow(openReplica(config.replica.file, {readonly: true}));
   const slices = new SliceScheduler({yieldThresholdMs: config.yieldThresholdMs});
   const upstream = connectPostgres(config.upstream.db!, {max: 2});
+  const admissions = new ConnectionAdmission({
+    perWorker: config.maxConnectionsPerSyncWorker,
+    perGroup: config.maxClientsPerClientGroup,
+  });
   const groups = new ClientGroups({
     config,
     log,
@@ -111,8 +113,9 @@ export async function createViewSyncerHandler(
       }
       const header = decodeSecProtocols(request.protocolHeader);
       const accept = (authData: unknown) => {
-        if (groups.clientCount(params.clientGroupID) >= MAX_CLIENTS_PER_GROUP) {
-          const message = `client group ${params.clientGroupID} already has ${MAX_CLIENTS_PER_GROUP} connected clients`;
+        const admission = admissions.tryAdmit(params.clientGroupID);
+        if (!admission.admitted) {
+          const message = admission.reason;
           ws.send(
             JSON.stringify([
               'error',
@@ -122,9 +125,13 @@ export async function createViewSyncerHandler(
           ws.close();
           return;
         }
+        if (ws.readyState !== ws.OPEN) return admission.release();
         const {syncer, writes} = groups.get(params.clientGroupID);
         const conn = new ClientConnection(ws, params, syncer, writes, log);
-        ws.on('close', () => groups.releaseIfIdle(params.clientGroupID));
+        ws.on('close', () => {
+          admission.release();
+          groups.releaseIfIdle(params.clientGroupID);
+        });
         conn.start(header.initConnectionMessage, {
           token: header.authToken,
           cookie: request.headers.cookie,

@@ -259,3 +259,41 @@ test('a frame sent the instant the worker greets the client is never lost in the
   const lost = outcomes.filter((o) => errorKind(o) !== 'InvalidMessage');
   expect(lost.map((o) => o.messages)).toEqual([]);
 });
+
+const sockets: WebSocket[] = [];
+
+test('80 sockets racing into one client group: no more than 64 are admitted, the rest back off', async () => {
+  const group = `race-${Date.now()}`;
+  const outcomes = await Promise.all(
+    Array.from({length: 80}, (_, i) => {
+      const q = `clientID=r${i}&clientGroupID=${group}&ts=1&lmid=0`;
+      return new Promise<string>((resolve) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${node.port}/sync/v44/connect?${q}`, [
+          encodeSecProtocols({}),
+        ]);
+        const timer = setTimeout(() => (ws.close(), resolve('none')), 20_000);
+        ws.on('message', (d) => {
+          const [type, body] = JSON.parse(String(d)) as [string, {kind?: string}];
+          if (type === 'connected')
+            ws.send(
+              JSON.stringify([
+                'initConnection',
+                {desiredQueriesPatch: [], clientSchema: ITEM_SCHEMA},
+              ]),
+            );
+          if (type === 'pokeEnd' || type === 'error') {
+            clearTimeout(timer);
+            resolve(type === 'error' ? String(body.kind) : 'admitted');
+            // Kept open until every socket has its answer, so the count is of concurrent ones.
+          }
+        });
+        ws.on('error', () => resolve('socket error'));
+        sockets.push(ws);
+      });
+    }),
+  );
+  for (const ws of sockets.splice(0)) ws.close();
+  const admitted = outcomes.filter((o) => o === 'admitted').length;
+  expect(admitted).toBe(64);
+  expect(outcomes.filter((o) => o === 'ServerOverloaded').length).toBe(16);
+}, 60_000);
