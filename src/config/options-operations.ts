@@ -313,6 +313,19 @@ export const ZCACHE_OPTIONS = [
       'error to the client (it keeps the ones it has).',
   },
   {
+    key: 'maxQueryRecordsPerClientGroup',
+    flag: 'max-query-records-per-client-group',
+    type: 'number',
+    integer: true,
+    min: 10,
+    default: 5000,
+    zcacheOnly: true,
+    help:
+      'Query records one client group keeps, tombstones of removed queries included; beyond it ' +
+      'the oldest tombstones are forgotten, and a client returning from before them gets its ' +
+      'view reset (cleared and resent) instead of a catch-up.',
+  },
+  {
     key: 'maxClientsPerClientGroup',
     flag: 'max-clients-per-client-group',
     type: 'number',

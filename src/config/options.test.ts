@@ -53,6 +53,7 @@ test('the table has exactly zero-cache 0.25.9 options plus the zcache-only ones'
       'ZCACHE_API_SERVER_TIMEOUT_MS',
       'ZCACHE_MAX_QUERIES_PER_CLIENT_GROUP',
       'ZCACHE_MAX_CLIENTS_PER_CLIENT_GROUP',
+      'ZCACHE_MAX_QUERY_RECORDS_PER_CLIENT_GROUP',
       'ZCACHE_MAX_CONNECTIONS_PER_SYNC_WORKER',
       'ZCACHE_MAX_AST_DEPTH',
       'ZCACHE_MAX_AST_NODES',

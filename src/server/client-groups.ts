@@ -115,6 +115,7 @@ export class ClientGroups {
       recentChanges: this.#d.recentChanges,
       slices: this.#d.slices,
       maxQueries: config.maxQueriesPerClientGroup,
+      maxQueryRecords: config.maxQueryRecordsPerClientGroup,
       astLimits: {
         maxDepth: config.maxAstDepth,
         maxNodes: config.maxAstNodes,

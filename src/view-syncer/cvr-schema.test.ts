@@ -41,8 +41,8 @@ describe('ensureCVRSchema', () => {
       'rowsVersion',
       'schemaVersion',
     ]);
-    expect(CVR_SCHEMA_VERSION).toBe(2);
-    expect(await storedVersion('zero_0/cvr')).toBe(2);
+    expect(CVR_SCHEMA_VERSION).toBe(3);
+    expect(await storedVersion('zero_0/cvr')).toBe(3);
   });
 
   test('is idempotent: a second call finds the tables current and keeps their contents', async () => {
@@ -53,7 +53,7 @@ describe('ensureCVRSchema', () => {
 
     const before = await ensureCVRSchema(db.sql, shard);
 
-    expect(before).toBe(2);
+    expect(before).toBe(3);
     const rows = await db.sql.unsafe(`SELECT "clientGroupID" FROM "again_1/cvr".instances`);
     expect(rows.map((r) => r.clientGroupID)).toEqual(['cg']);
   });
@@ -61,7 +61,7 @@ describe('ensureCVRSchema', () => {
   test('runs safely from several processes starting at once', async () => {
     const shard = {appID: 'racing', shardNum: 2};
     const results = await Promise.all([1, 2, 3].map(() => ensureCVRSchema(db.sql, shard)));
-    expect(results.sort()).toEqual([0, 2, 2]);
+    expect(results.sort()).toEqual([0, CVR_SCHEMA_VERSION, CVR_SCHEMA_VERSION]);
   });
 
   test('refuses tables written by a newer version of the CVR schema', async () => {
@@ -70,7 +70,7 @@ describe('ensureCVRSchema', () => {
     await db.sql.unsafe(`UPDATE "future_0/cvr"."schemaVersion" SET "version" = 99`);
 
     await expect(ensureCVRSchema(db.sql, shard)).rejects.toThrow(
-      /at version 99, newer than this zcache supports \(2\)/,
+      /at version 99, newer than this zcache supports \(3\)/,
     );
   });
 
@@ -79,6 +79,7 @@ describe('ensureCVRSchema', () => {
     await ensureCVRSchema(db.sql, shard);
     // Back to version 1, as an older zcache left it.
     await db.sql.unsafe(`ALTER TABLE "olderv_0/cvr".instances DROP COLUMN "principal";
+      ALTER TABLE "olderv_0/cvr".instances DROP COLUMN "queriesPurgedThrough";
       UPDATE "olderv_0/cvr"."schemaVersion" SET "version" = 1;
       INSERT INTO "olderv_0/cvr".instances ("clientGroupID", "version", "lastActive")
         VALUES ('cg', '00', now())`);
@@ -90,5 +91,20 @@ describe('ensureCVRSchema', () => {
       `SELECT "clientGroupID", "principal" FROM "olderv_0/cvr".instances`,
     );
     expect(rows).toEqual([{clientGroupID: 'cg', principal: null}]);
+  });
+
+  test('upgrades version 2 tables: instances gain queriesPurgedThrough and keep their rows', async () => {
+    const shard = {appID: 'olderv2', shardNum: 0};
+    await ensureCVRSchema(db.sql, shard);
+    await db.sql.unsafe(`ALTER TABLE "olderv2_0/cvr".instances DROP COLUMN "queriesPurgedThrough";
+      UPDATE "olderv2_0/cvr"."schemaVersion" SET "version" = 2;
+      INSERT INTO "olderv2_0/cvr".instances ("clientGroupID", "version", "lastActive", "principal")
+        VALUES ('cg', '00', now(), 'p')`);
+
+    expect(await ensureCVRSchema(db.sql, shard)).toBe(2);
+    const rows = await db.sql.unsafe(
+      `SELECT "principal", "queriesPurgedThrough" FROM "olderv2_0/cvr".instances`,
+    );
+    expect(rows).toEqual([{principal: 'p', queriesPurgedThrough: null}]);
   });
 });

@@ -16,7 +16,8 @@ import {pgIdent, shardSchema, type ShardId} from '../replication/shard-names.js'
  *   compares faster than JSONB in the primary key, so large flushes are cheaper;
  * - `queries.clientAST` is JSON, not JSONB, so an AST comes back with the key order it was stored
  *   with (hashes of ASTs depend on key order, §2.4);
- * - `instances.principal` (ours) is the user the group belongs to (group-principal.ts).
+ * - `instances.principal` (ours) is the user the group belongs to (group-principal.ts);
+ * - `instances.queriesPurgedThrough` (ours) bounds the query tombstones kept (query-set.ts).
  *
  * Upgrades: `"schemaVersion"` holds the version of these tables. `MIGRATIONS[i]` takes the tables
  * from version i to i + 1 (`MIGRATIONS[0]` creates them). `ensureCVRSchema` runs, in one transaction
@@ -101,8 +102,20 @@ async function addInstancePrincipalV2(tx: postgres.TransactionSql, s: string): P
   await tx.unsafe(`ALTER TABLE ${s}.instances ADD COLUMN "principal" TEXT`);
 }
 
+/**
+ * The newest patch version of the query and desire tombstones the group has forgotten (see
+ * QuerySet.purgeTombstones); a client whose cookie is older gets its view reset. Null: none.
+ */
+async function addQueriesPurgedThroughV3(tx: postgres.TransactionSql, s: string): Promise<void> {
+  await tx.unsafe(`ALTER TABLE ${s}.instances ADD COLUMN "queriesPurgedThrough" TEXT COLLATE "C"`);
+}
+
 /** `MIGRATIONS[i]` upgrades the tables from version i to version i + 1. Append only. */
-const MIGRATIONS: readonly Migration[] = [createTablesV1, addInstancePrincipalV2];
+const MIGRATIONS: readonly Migration[] = [
+  createTablesV1,
+  addInstancePrincipalV2,
+  addQueriesPurgedThroughV3,
+];
 
 /** The version of the CVR tables this code reads and writes. */
 export const CVR_SCHEMA_VERSION = MIGRATIONS.length;

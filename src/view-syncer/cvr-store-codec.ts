@@ -21,6 +21,7 @@ export interface InstanceRow {
   clientSchema: ClientSchema | null;
   profileID: string | null;
   principal: string | null;
+  queriesPurgedThrough: string | null;
   deleted: boolean;
 }
 
@@ -34,6 +35,7 @@ export function instanceFromRow(clientGroupID: string, r: InstanceRow): CVRInsta
     clientSchema: r.clientSchema,
     profileID: r.profileID,
     principal: r.principal,
+    queriesPurgedThrough: r.queriesPurgedThrough ? parseCookie(r.queriesPurgedThrough) : null,
     owner: r.owner,
     grantedAt: r.grantedAt?.getTime() ?? null,
   };

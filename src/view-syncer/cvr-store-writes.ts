@@ -70,14 +70,16 @@ export function writeInstance(
     jsonOrNull(instance.clientSchema),
     instance.profileID,
     instance.principal,
+    cookieOrNull(instance.queriesPurgedThrough),
   ];
   if (create) {
     return prepared(
       tx,
       `INSERT INTO ${s}.instances ("clientGroupID", "version", "lastActive", "ttlClock",
-         "replicaVersion", "owner", "grantedAt", "clientSchema", "profileID", "principal", "deleted")
+         "replicaVersion", "owner", "grantedAt", "clientSchema", "profileID", "principal",
+         "queriesPurgedThrough", "deleted")
        VALUES ($1, $2, ${toTimestamp('$3')}, $4, $5, $6, ${toTimestamp('$7')}, $8::text::jsonb, $9, $10,
-         FALSE)
+         $11, FALSE)
        ON CONFLICT ("clientGroupID") DO NOTHING`,
       values,
     );
@@ -86,7 +88,8 @@ export function writeInstance(
     tx,
     `UPDATE ${s}.instances SET "version" = $2, "lastActive" = ${toTimestamp('$3')},
        "ttlClock" = $4, "replicaVersion" = $5, "owner" = $6, "grantedAt" = ${toTimestamp('$7')},
-       "clientSchema" = $8::text::jsonb, "profileID" = $9, "principal" = $10
+       "clientSchema" = $8::text::jsonb, "profileID" = $9, "principal" = $10,
+       "queriesPurgedThrough" = $11
      WHERE "clientGroupID" = $1`,
     values,
   );
@@ -160,6 +163,22 @@ export function upsertQueries(
     );
   }
   return out;
+}
+
+/** Deletes query records, and with them (ON DELETE CASCADE) their desires. */
+export function deleteQueries(
+  tx: Tx,
+  s: string,
+  clientGroupID: string,
+  queryHashes: readonly string[],
+): Statement[] {
+  return [...batches(queryHashes)].map((batch) =>
+    prepared(
+      tx,
+      `DELETE FROM ${s}.queries WHERE "clientGroupID" = $1 AND "queryHash" = ANY($2::text[])`,
+      [clientGroupID, batch],
+    ),
+  );
 }
 
 /** Upserts desires. Each must name a query that is stored or written in the same flush. */

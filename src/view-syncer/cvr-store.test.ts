@@ -43,6 +43,7 @@ function instance(clientGroupID: string, cookie: string, more: Partial<CVRInstan
     clientSchema: null,
     profileID: 'p1',
     principal: null,
+    queriesPurgedThrough: null,
     owner: null,
     grantedAt: null,
     ...more,
@@ -92,6 +93,7 @@ describe('CVRStore.load', () => {
       clientSchema: null,
       profileID: null,
       principal: null,
+      queriesPurgedThrough: null,
       owner: null,
       grantedAt: null,
     });
@@ -159,6 +161,30 @@ test('CVRStore keeps the principal a group is pinned to across loads', async () 
   const cvr = await new CVRStore(db.sql, shard, id, 'task-a').load(CONNECT);
 
   expect(cvr.instance.principal).toBe('jwt:abc');
+});
+
+test('CVRStore forgets purged queries with their desires, and keeps how far it purged', async () => {
+  const {id, store} = await storedGroup('task-a', '4e672g');
+  const q = (queryHash: string): QueryRecord => ({queryHash, kind: 'client', ast: {table: 'issue'}, name: null, args: null, patchVersion: v('4e672g'), transformationHash: null, deleted: true}); // prettier-ignore
+  const d = (queryHash: string): DesireRecord => ({clientID: 'c1', queryHash, patchVersion: v('4e672g'), deleted: true, ttlMs: 0, inactivatedAtMs: 1}); // prettier-ignore
+  const owned = {owner: 'task-a', grantedAt: CONNECT};
+  await store.flush(
+    v('4e672g'),
+    {
+      instance: instance(id, '4e672h', owned),
+      queries: [q('old'), q('kept')],
+      desires: [d('old'), d('kept')],
+    },
+    CONNECT,
+  );
+  const purged = instance(id, '4e672i', {...owned, queriesPurgedThrough: v('4e672g')});
+  await store.flush(v('4e672h'), {instance: purged, purgedQueries: ['old']}, CONNECT);
+
+  const cvr = await new CVRStore(db.sql, shard, id, 'task-a').load(CONNECT);
+
+  expect([...cvr.queries.keys()]).toEqual(['kept']);
+  expect([...cvr.desires.get('c1')!.keys()]).toEqual(['kept']);
+  expect(cvr.instance.queriesPurgedThrough).toEqual(v('4e672g'));
 });
 
 describe('CVRStore.flush', () => {

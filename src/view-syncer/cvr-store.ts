@@ -20,6 +20,7 @@ import {
 import {
   tombstoneClientGroups,
   upsertDesires,
+  deleteQueries,
   upsertQueries,
   upsertRows,
   writeClients,
@@ -37,6 +38,8 @@ export interface CVRUpdate {
   clients?: {put?: string[]; del?: string[]};
   queries?: QueryRecord[];
   desires?: DesireRecord[];
+  /** Query hashes whose records (and desires) are forgotten: see QuerySet.purgeTombstones. */
+  purgedQueries?: string[];
   rows?: RowRecord[];
 }
 
@@ -109,7 +112,7 @@ export class CVRStore {
       await this.#sql.begin('isolation level repeatable read read only', (tx) => [
         tx.unsafe<InstanceRow[]>(
           `SELECT "version", "lastActive", "ttlClock", "replicaVersion", "owner", "grantedAt",
-             "clientSchema", "profileID", "principal", "deleted"
+             "clientSchema", "profileID", "principal", "queriesPurgedThrough", "deleted"
              FROM ${s}.instances WHERE "clientGroupID" = $1`,
           [id],
           PREPARED,
@@ -167,6 +170,7 @@ export class CVRStore {
       clientSchema: null,
       profileID: null,
       principal: null,
+      queriesPurgedThrough: null,
       owner: null,
       grantedAt: null,
     };
@@ -227,6 +231,7 @@ export class CVRStore {
         this.#lockInstance(tx),
         writeInstance(tx, s, instance, ownership, expected === null),
         ...(update.clients ? writeClients(tx, s, id, update.clients) : []),
+        ...deleteQueries(tx, s, id, update.purgedQueries ?? []),
         ...upsertQueries(tx, s, id, update.queries ?? []),
         ...upsertDesires(tx, s, id, update.desires ?? []),
         ...(writeBack ? [] : upsertRows(tx, s, id, rows, version)),

@@ -23,6 +23,11 @@ export interface CVRInstance {
   profileID: string | null;
   /** Who the group belongs to (see group-principal.ts); null until its first client connects. */
   principal: string | null;
+  /**
+   * The newest patch version among query and desire tombstones forgotten to bound the group's
+   * records; a client with an older cookie cannot be caught up and gets its view reset.
+   */
+  queriesPurgedThrough: CVRVersion | null;
   /** The task that owns the group (Rehome), and when it took it (its latest client connect). */
   owner: string | null;
   grantedAt: number | null;

@@ -69,3 +69,30 @@ test('a put with neither an AST nor a name is refused', () => {
     /neither an ast nor a name/,
   );
 });
+
+test('beyond the bound, the oldest query tombstones and their desires are forgotten', () => {
+  const qs = fresh();
+  const at = (minor: number) => ({stateVersion: '0a', minorVersion: minor});
+  for (let i = 1; i <= 12; i++) {
+    qs.applyPatch('c1', [{op: 'put', hash: `h${i}`, ast, ttl: 0}], at(i), 0);
+    if (i <= 8) {
+      qs.applyPatch('c1', [{op: 'del', hash: `h${i}`}], at(i), 0);
+      qs.tombstone(`h${i}`, at(i));
+    }
+  }
+  expect(qs.purgeTombstones(20)).toEqual({hashes: [], through: null});
+  const {hashes, through} = qs.purgeTombstones(10);
+  // 12 records, bound 10: down to 9 (90%), oldest tombstones first; live h9–h12 stay.
+  expect(hashes).toEqual(['h1', 'h2', 'h3']);
+  expect(through).toEqual(at(3));
+  expect([...qs.queries.keys()]).toEqual(['h4', 'h5', 'h6', 'h7', 'h8', 'h9', 'h10', 'h11', 'h12']);
+  expect(qs.desires.get('c1')!.has('h1')).toBe(false);
+  expect(qs.takeDirty().desires.some((d) => d.queryHash === 'h1')).toBe(false);
+});
+
+test('live queries are never forgotten, whatever the bound', () => {
+  const qs = fresh();
+  for (let i = 1; i <= 12; i++) qs.applyPatch('c1', [{op: 'put', hash: `h${i}`, ast}], v1, 0);
+  expect(qs.purgeTombstones(10)).toEqual({hashes: [], through: null});
+  expect(qs.queries.size).toBe(12);
+});

@@ -1,7 +1,7 @@
 import type {AST} from '../protocol/ast.js';
 import type {UpQueryOp} from '../protocol/sync-up-queries.js';
 import type {DesireRecord, QueryRecord} from './cvr-types.js';
-import type {CVRVersion} from './cvr-version.js';
+import {compareVersions, type CVRVersion} from './cvr-version.js';
 import {clampTTL} from './ttl.js';
 
 /**
@@ -190,6 +190,42 @@ export class QuerySet {
       if (this.desires.get(d.clientID)?.get(d.queryHash) === d)
         this.desires.get(d.clientID)!.set(d.queryHash, stamped);
     }
+  }
+
+  /**
+   * Bounds the group's query records: when there are more than `max`, forgets the oldest query
+   * tombstones (with every desire of theirs) until at most 90% of `max` remain or no tombstone is
+   * left; live queries are never forgotten. A forgotten tombstone can no longer tell a client that
+   * is behind it that the query went away, so the caller must reset any client whose cookie is
+   * older than the returned `through` (the newest patch version forgotten); null when nothing was.
+   */
+  purgeTombstones(max: number): {hashes: string[]; through: CVRVersion | null} {
+    if (this.queries.size <= max) return {hashes: [], through: null};
+    const target = Math.floor(max * 0.9);
+    const tombstones = [...this.queries.values()]
+      .filter((q) => q.deleted && q.kind !== 'internal')
+      .sort((a, b) => compareVersions(a.patchVersion, b.patchVersion));
+    const hashes: string[] = [];
+    let through: CVRVersion | null = null;
+    const newest = (v: CVRVersion | null) => {
+      if (compareVersions(v, through) > 0) through = v;
+    };
+    for (const q of tombstones) {
+      if (this.queries.size <= target) break;
+      this.queries.delete(q.queryHash);
+      this.dirtyQueries.delete(q.queryHash);
+      newest(q.patchVersion);
+      for (const m of this.desires.values()) {
+        const d = m.get(q.queryHash);
+        if (d) newest(d.patchVersion);
+        m.delete(q.queryHash);
+      }
+      hashes.push(q.queryHash);
+    }
+    const purged = new Set(hashes);
+    const kept = this.dirtyDesires.filter((d) => !purged.has(d.queryHash));
+    this.dirtyDesires.splice(0, this.dirtyDesires.length, ...kept);
+    return {hashes, through};
   }
 
   takeDirty(): {queries: QueryRecord[]; desires: DesireRecord[]} {

@@ -41,6 +41,7 @@ import {SliceScheduler, type StepSlices} from './slice-scheduler.js';
 import {admitQueries, tooManyQueriesMessage} from './query-admission.js';
 
 const DEFAULT_MAX_QUERIES = 1000;
+const DEFAULT_MAX_QUERY_RECORDS = 5000;
 import {TTLClock} from './ttl.js';
 
 /**
@@ -80,6 +81,8 @@ export interface ViewSyncerOptions {
   inspector?: InspectorOptions | undefined;
   /** Queries the group may run at once (ZCACHE_MAX_QUERIES_PER_CLIENT_GROUP). */
   maxQueries?: number | undefined;
+  /** Query records (tombstones included) the group keeps (ZCACHE_MAX_QUERY_RECORDS_PER_CLIENT_GROUP). */
+  maxQueryRecords?: number | undefined;
   /** Bounds on one query's shape (ZCACHE_MAX_AST_DEPTH, _NODES, ZCACHE_MAX_IN_LIST_LENGTH). */
   astLimits?: AstLimits | undefined;
   /** The worker's time slicing, shared by its groups (one of their own when absent). */
@@ -355,7 +358,11 @@ export class ViewSyncer {
     if (cookie === null) return;
     const cvrVersion = this.#cvr!.instance.version;
     const mine = parseCookie(cookie);
+    const purgedThrough = this.#cvr!.instance.queriesPurgedThrough;
     if (this.#rowsIncomplete) {
+      this.#ahead.add(clientID, mine);
+    } else if (purgedThrough && compareVersions(mine, purgedThrough) < 0) {
+      // Query tombstones this client has not seen were forgotten: catch-up cannot be trusted.
       this.#ahead.add(clientID, mine);
     } else if (compareVersions(mine, cvrVersion) > 0) {
       this.#o.log.warn(
@@ -515,6 +522,7 @@ export class ViewSyncer {
         ttlClock: this.#ttl.value(),
       };
       for (const id of this.#clients.keys()) cvr.clients.add(id);
+      const purged = this.#purgeQueryTombstones();
       const dirty = this.#queries.takeDirty();
       await this.#flushOrCancel(outcome.pokes, () =>
         this.#o.store.flush(
@@ -524,6 +532,7 @@ export class ViewSyncer {
             clients: {put: [...this.#clients.keys()]},
             queries: dirty.queries,
             desires: dirty.desires,
+            purgedQueries: purged,
             rows: outcome.rowsDirty,
           },
           this.#lastConnect,
@@ -536,6 +545,21 @@ export class ViewSyncer {
     if (failedQueries.length)
       for (const c of this.#clients.values()) c.send(['transformError', failedQueries]);
     this.#scheduleExpiry();
+  }
+
+  /** Forgets the oldest query tombstones beyond the group's bound (see QuerySet.purgeTombstones). */
+  #purgeQueryTombstones(): string[] {
+    const max = this.#o.maxQueryRecords ?? DEFAULT_MAX_QUERY_RECORDS;
+    const {hashes, through} = this.#queries.purgeTombstones(max);
+    const cvr = this.#cvr!;
+    if (through && compareVersions(through, cvr.instance.queriesPurgedThrough) > 0) {
+      cvr.instance = {...cvr.instance, queriesPurgedThrough: through};
+      this.#o.log.info(
+        `group ${this.#o.clientGroupID}: forgot ${hashes.length} query tombstones through ` +
+          `${versionString(through)} (more than ${max} query records)`,
+      );
+    }
+    return hashes;
   }
 
   async #flushOrCancel(pokes: readonly PendingPoke[], flush: () => Promise<void>): Promise<void> {

@@ -1,7 +1,9 @@
 import {afterAll, beforeAll, expect, test} from 'vitest';
 import WebSocket from 'ws';
 import {encodeSecProtocols} from '../../src/protocol/sync-connect.js';
+import {eventually} from '../support/eventually.js';
 import {createTestDatabase, type TestDatabase} from '../support/pg.js';
+import {gotHashes, SyncSession} from '../support/sync-session.js';
 import {createZcacheNode, type ZcacheNode, type ZcacheProcess} from '../support/zcache-process.js';
 
 /**
@@ -9,6 +11,7 @@ import {createZcacheNode, type ZcacheNode, type ZcacheProcess} from '../support/
  * socket, and the server keeps serving everyone else. The fuzz part is seeded (ZCACHE_TEST_SEED).
  */
 const MAX_QUERIES = 20;
+const MAX_QUERY_RECORDS = 40;
 const ITEM_SCHEMA = {
   tables: {item: {columns: {id: {type: 'number'}, v: {type: 'string'}}, primaryKey: ['id']}},
 };
@@ -22,7 +25,11 @@ beforeAll(async () => {
   await db.sql`INSERT INTO item VALUES (1, 'one')`;
   node = await createZcacheNode({
     upstreamUrl: db.url,
-    env: {ZERO_NUM_SYNC_WORKERS: '1', ZCACHE_MAX_QUERIES_PER_CLIENT_GROUP: String(MAX_QUERIES)},
+    env: {
+      ZERO_NUM_SYNC_WORKERS: '1',
+      ZCACHE_MAX_QUERIES_PER_CLIENT_GROUP: String(MAX_QUERIES),
+      ZCACHE_MAX_QUERY_RECORDS_PER_CLIENT_GROUP: String(MAX_QUERY_RECORDS),
+    },
   });
   proc = node.start();
   await proc.waitForLine(/zcache ready/, {timeoutMs: 60_000});
@@ -297,3 +304,50 @@ test('80 sockets racing into one client group: no more than 64 are admitted, the
   expect(admitted).toBe(64);
   expect(outcomes.filter((o) => o === 'ServerOverloaded').length).toBe(16);
 }, 60_000);
+
+test('300 queries put and removed: the group keeps a bounded set of query records, and a client returning from before them is reset', async () => {
+  const group = `records-${Date.now()}`;
+  const put = (hash: string) => ({
+    op: 'put',
+    hash,
+    ttl: 0,
+    ast: {table: 'item', orderBy: [['id', 'asc']]},
+  });
+  const a = await SyncSession.open(node.port, {clientGroupID: group, clientID: 'a'});
+  a.send(['initConnection', {desiredQueriesPatch: [put('keep')], clientSchema: ITEM_SCHEMA}]);
+  const first = await a.next((m) => m[0] === 'pokeEnd', 20_000);
+  const oldCookie = String(first[1].cookie);
+  for (let b = 0; b < 30; b++) {
+    const hashes = Array.from({length: 10}, (_, i) => `gone-${b}-${i}`);
+    a.send(['changeDesiredQueries', {desiredQueriesPatch: hashes.map(put)}]);
+    await a.next((m) => gotHashes(m).includes(hashes[9]!), 20_000);
+    a.send([
+      'changeDesiredQueries',
+      {desiredQueriesPatch: hashes.map((hash) => ({op: 'del', hash}))},
+    ]);
+    await a.next((m) => m[0] === 'pokeEnd', 20_000);
+  }
+  // Let the TTL-0 queries expire into tombstones, and the next step bound them.
+  await new Promise((r) => setTimeout(r, 500));
+  a.send(['changeDesiredQueries', {desiredQueriesPatch: [put('last')]}]);
+  await a.next((m) => gotHashes(m).includes('last'), 20_000);
+  await eventually(async () => {
+    const [row] = await db.sql<{n: number}[]>`
+      SELECT count(*)::int AS n FROM "zero_0/cvr".queries WHERE "clientGroupID" = ${group}`;
+    expect(row!.n).toBeLessThanOrEqual(MAX_QUERY_RECORDS);
+  });
+  a.close();
+
+  const b = await SyncSession.open(node.port, {
+    clientGroupID: group,
+    clientID: 'b',
+    baseCookie: oldCookie,
+  });
+  b.send(['initConnection', {desiredQueriesPatch: []}]);
+  await b.next((m) => m[0] === 'pokeEnd', 20_000);
+  const rowOps = b.messages.flatMap((m) =>
+    m[0] === 'pokePart' ? ((m[1].rowsPatch as {op: string}[] | undefined) ?? []) : [],
+  );
+  expect(rowOps[0]).toEqual({op: 'clear'});
+  b.close();
+}, 120_000);

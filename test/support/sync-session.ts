@@ -28,13 +28,14 @@ export class SyncSession {
   /** Connects (v44) and resolves once the server said `connected`. */
   static async open(
     port: number,
-    params: {clientGroupID: string; clientID: string; authToken?: string},
+    params: {clientGroupID: string; clientID: string; authToken?: string; baseCookie?: string},
   ): Promise<SyncSession> {
     const q = new URLSearchParams({
       clientID: params.clientID,
       clientGroupID: params.clientGroupID,
       ts: '1',
       lmid: '0',
+      ...(params.baseCookie ? {baseCookie: params.baseCookie} : {}),
     });
     const protocol = encodeSecProtocols(params.authToken ? {authToken: params.authToken} : {});
     const ws = new WebSocket(`ws://127.0.0.1:${port}/sync/v44/connect?${q}`, [protocol]);
