@@ -4,8 +4,9 @@ import type {ChangeLog} from './change-log.js';
 
 /**
  * Keeps a replication-manager's change log bounded without cutting off anyone who still needs it.
- * Every `intervalMs` it purges the transactions before the lower of
- * - the newest finished backup's watermark (a view-syncer restoring it needs everything after), and
+ * Every `intervalMs` it purges the transactions before the lowest of
+ * - the newest finished backup's watermark (a view-syncer restoring it needs everything after),
+ * - what the manager's own replica holds durably (a power loss may take the rest), and
  * - the oldest watermark a connected view-syncer still needs: what a subscriber acknowledged, or
  *   the backup a snapshot reservation named (the view-syncer restoring it needs everything after);
  * and purges nothing before the first backup has finished. A view-syncer that goes silent holds it
@@ -13,6 +14,8 @@ import type {ChangeLog} from './change-log.js';
  */
 export interface PurgeBounds {
   latestBackup(): LexiVersion | undefined;
+  /** What the manager's own replica holds durably (Replicator.durableVersion). */
+  replicaDurable(): LexiVersion | undefined;
   /** See ChangeStreamServer.oldestNeeded: null = nothing connected, undefined = hold everything. */
   oldestNeeded(): LexiVersion | null | undefined;
 }
@@ -36,8 +39,11 @@ export class ChangeLogPurger {
   limit(): LexiVersion | undefined {
     const backup = this.#bounds.latestBackup();
     const needed = this.#bounds.oldestNeeded();
-    if (backup === undefined || needed === undefined) return undefined;
-    return needed !== null && needed < backup ? needed : backup;
+    const durable = this.#bounds.replicaDurable();
+    if (backup === undefined || needed === undefined || durable === undefined) return undefined;
+    let limit = durable < backup ? durable : backup;
+    if (needed !== null && needed < limit) limit = needed;
+    return limit;
   }
 
   /** Purges up to `limit()` now; concurrent calls share one purge. */

@@ -128,7 +128,9 @@ export class ChangeLog {
 
   /**
    * Messages of every stored transaction with watermark > `after`, in order, read in batches.
-   * Stops at the end of what is committed when the read starts.
+   * Stops at the end of what is committed when the read starts. Throws ChangeLogGapError when
+   * the log no longer holds everything after `after` (or a purge overtakes the read): a reader is
+   * never handed a stream with transactions missing.
    */
   async *readAfter(after: LexiVersion, batchSize = 5000): AsyncGenerator<ChangeStreamMessage> {
     const s = this.#schema;
@@ -140,6 +142,10 @@ export class ChangeLog {
         [cursor[0], cursor[1], batchSize],
         PREPARED,
       )) as unknown as {watermark: string; pos: string; change: string}[];
+      // Checked after the read: a purge that ran before or during it shows in purgedThrough.
+      const purgedThrough = await this.#purgedThrough();
+      if (purgedThrough !== null && cursor[0] < purgedThrough)
+        throw new ChangeLogGapError(cursor[0], purgedThrough);
       for (const r of rows) yield toMessage(r.watermark, r.change);
       if (rows.length < batchSize) return;
       const lastRow = rows[rows.length - 1]!;
@@ -177,11 +183,32 @@ export class ChangeLog {
    * that has applied up to `watermark` can catch up from here.
    */
   async coversAfter(watermark: LexiVersion): Promise<boolean> {
+    const purgedThrough = await this.#purgedThrough();
+    return purgedThrough === null || watermark >= purgedThrough;
+  }
+
+  /** The newest watermark purged from the log; null when nothing was. */
+  async #purgedThrough(): Promise<LexiVersion | null> {
     const [r] = await this.#sql.unsafe(
       `SELECT "purgedThrough" FROM ${this.#schema}."replicationState"`,
+      [],
+      PREPARED,
     );
-    const purgedThrough = (r as {purgedThrough: string | null} | undefined)?.purgedThrough ?? null;
-    return purgedThrough === null || watermark >= purgedThrough;
+    return (r as {purgedThrough: string | null} | undefined)?.purgedThrough ?? null;
+  }
+}
+
+/** A reader asked for transactions the log has purged: applying what follows would skip some. */
+export class ChangeLogGapError extends Error {
+  override readonly name = 'ChangeLogGapError';
+  constructor(
+    readonly after: LexiVersion,
+    readonly purgedThrough: LexiVersion,
+  ) {
+    super(
+      `change log: transactions after ${after} are needed but the log was purged through ` +
+        `${purgedThrough}; the reader must be resynced or restored, not resumed across the gap`,
+    );
   }
 }
 

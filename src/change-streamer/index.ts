@@ -4,7 +4,7 @@
  * in process, and over the change-streamer socket between a replication-manager and its
  * view-syncers (server, its access gate and client), with the purge that keeps the log bounded.
  */
-export {ChangeLog} from './change-log.js';
+export {ChangeLog, ChangeLogGapError} from './change-log.js';
 export {ChangeLogPurger} from './change-log-purger.js';
 export {ChangeStreamRefusedError, followChanges, reserveSnapshot} from './change-stream-client.js';
 export {ChangeStreamServer} from './change-stream-server.js';

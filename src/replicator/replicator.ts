@@ -1,7 +1,7 @@
 import type {ChangeStreamMessage} from '../protocol/change-stream.js';
 import {checkpointReplica, type ReplicaDb} from '../replica/replica-file.js';
 import {purgeRowChangesBefore} from '../replica/row-changes.js';
-import type {LexiVersion} from '../shared/lexi-version.js';
+import {assertAdvances, type LexiVersion} from '../shared/lexi-version.js';
 import type {Logger} from '../shared/log.js';
 import type {ChangeApplier} from './change-applier.js';
 
@@ -24,6 +24,9 @@ export interface ReplicatorOptions {
   onCommit?: (stateVersion: LexiVersion) => void;
   /** Checkpoint when the transactions since the last checkpoint wrote this many changes. */
   checkpointEveryChanges?: number;
+  /** Checkpoint at a commit when the last one is older than this (ms), so durability advances. */
+  checkpointEveryMs?: number;
+  now?: () => number;
 }
 
 export class Replicator {
@@ -33,6 +36,8 @@ export class Replicator {
   readonly #opts: ReplicatorOptions;
   readonly #listeners = new Set<VersionReadyListener>();
   #changesSinceCheckpoint = 0;
+  #lastCheckpoint: number;
+  #durableVersion: LexiVersion | undefined;
   readonly #recentVersions: LexiVersion[] = [];
 
   constructor(db: ReplicaDb, applier: ChangeApplier, log: Logger, opts: ReplicatorOptions = {}) {
@@ -40,10 +45,29 @@ export class Replicator {
     this.#applier = applier;
     this.#log = log;
     this.#opts = opts;
+    this.#lastCheckpoint = this.#now();
+    // What the file holds at start may still sit unsynced in the OS (after a killed process):
+    // only a completed checkpoint makes it durable.
+    if (checkpointReplica(db)) this.#durableVersion = applier.stateVersion;
   }
 
   get stateVersion(): LexiVersion {
     return this.#applier.stateVersion;
+  }
+
+  /**
+   * The newest version the replica file holds durably — it survives a power loss, not only a
+   * killed process: the version at the last completed checkpoint (with synchronous=NORMAL in WAL
+   * mode, SQLite syncs the WAL before a checkpoint and the database after it). Commits after it
+   * may be lost to a power loss, so nothing they need may be purged upstream of the replica.
+   * Undefined until a checkpoint completes.
+   */
+  get durableVersion(): LexiVersion | undefined {
+    return this.#durableVersion;
+  }
+
+  #now(): number {
+    return (this.#opts.now ?? Date.now)();
   }
 
   onVersionReady(l: VersionReadyListener): () => void {
@@ -82,9 +106,17 @@ export class Replicator {
     const byCount = this.#recentVersions[0]!;
     const needed = this.#opts.oldestNeededVersion?.();
     purgeRowChangesBefore(this.#db, needed !== undefined && needed < byCount ? needed : byCount);
-    if (this.#changesSinceCheckpoint >= (this.#opts.checkpointEveryChanges ?? 10_000)) {
-      if (checkpointReplica(this.#db)) this.#changesSinceCheckpoint = 0;
-      else this.#log.debug('replicator: checkpoint blocked by a reader; will retry');
+    const now = this.#now();
+    if (
+      this.#changesSinceCheckpoint >= (this.#opts.checkpointEveryChanges ?? 10_000) ||
+      now - this.#lastCheckpoint >= (this.#opts.checkpointEveryMs ?? 30_000)
+    ) {
+      this.#lastCheckpoint = now;
+      if (checkpointReplica(this.#db)) {
+        this.#changesSinceCheckpoint = 0;
+        assertAdvances(this.#durableVersion ?? '', version, 'replicator: durable version');
+        this.#durableVersion = version;
+      } else this.#log.debug('replicator: checkpoint blocked by a reader; will retry');
     }
     this.#opts.onCommit?.(version);
     for (const l of this.#listeners) l(version);

@@ -69,6 +69,7 @@ export async function startReplicationManager(
     {
       // Without backups nobody restores: only the connected subscribers bound the purge.
       latestBackup: backups ? latestBackup : () => o.node.replicator.stateVersion,
+      replicaDurable: () => o.node.replicator.durableVersion,
       oldestNeeded: () => server.oldestNeeded(),
     },
     log,

@@ -129,6 +129,7 @@ async function prepareReplica(
   const state = await changeLog.state();
   const reason = await resyncReason(
     upstream,
+    changeLog,
     config,
     state,
     publications,
@@ -169,6 +170,7 @@ async function prepareReplica(
 
 async function resyncReason(
   upstream: postgres.Sql,
+  changeLog: ChangeLog,
   config: ReplicationConfig | null,
   state: ChangeLogState | null,
   publications: string[],
@@ -181,6 +183,10 @@ async function resyncReason(
   if (!(await slotExists(upstream, config.slot))) return `replication slot ${config.slot} is gone`;
   if (!state || state.replicaVersion !== config.replicaVersion)
     return 'the change log belongs to another replica';
+  if (!(await changeLog.coversAfter(stateVersion)))
+    // E.g. a power loss took the replica's last transactions, or an older copy was restored,
+    // after the log was purged past them: resuming would skip them for good.
+    return `the replica (at ${stateVersion}) is older than the change log reaches back`;
   if (state.lastWatermark < stateVersion) {
     // Resumable only if upstream replays every transaction after the replica: the slot has not
     // been acked past it (it is acked only for stored transactions, so it cannot have been).
@@ -213,12 +219,14 @@ function run(
   const streamer = new ChangeStreamer(s.changeLog, s.state.lastWatermark, log);
   const applier = new ChangeApplier(s.replica, readStateVersion(s.replica)!);
   let lastPurge = 0;
-  const replicator = new Replicator(s.replica, applier, log, {
-    onCommit: (v) => {
-      // Single node: the change log is needed only up to what the replica has applied.
-      if (opts.purge === 'external' || Date.now() - lastPurge < 30_000) return;
+  const replicator: Replicator = new Replicator(s.replica, applier, log, {
+    onCommit: () => {
+      // Single node: the change log is needed only up to what the replica holds durably (what
+      // it has merely applied can be lost to a power loss, and must then be replayed).
+      const durable = replicator.durableVersion;
+      if (opts.purge === 'external' || !durable || Date.now() - lastPurge < 30_000) return;
       lastPurge = Date.now();
-      s.changeLog.purgeBefore(v).catch((e) => log.warn('change log purge failed', e));
+      s.changeLog.purgeBefore(durable).catch((e) => log.warn('change log purge failed', e));
     },
   });
   const abort = new AbortController();

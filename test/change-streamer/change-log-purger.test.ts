@@ -8,14 +8,16 @@ import {createTestDatabase, type TestDatabase} from '../support/pg.js';
 
 /**
  * A replication-manager's change log is purged only behind what every consumer has: the newest
- * backup (what a restoring view-syncer starts from) and every connected subscriber's acked
- * watermark; an open snapshot reservation, or no backup yet, holds everything.
+ * backup (what a restoring view-syncer starts from), what its own replica holds durably, and
+ * every connected subscriber's acked watermark; an open snapshot reservation, or no backup yet,
+ * holds everything.
  */
 const wm = (n: number) => versionToLexi(100 + n);
 let db: TestDatabase;
 let log: ChangeLog;
 let backup: LexiVersion | undefined;
 let needed: LexiVersion | null | undefined;
+let durable: LexiVersion | undefined;
 let purger: ChangeLogPurger;
 
 beforeAll(async () => {
@@ -24,7 +26,7 @@ beforeAll(async () => {
   await log.ensureTables();
   purger = new ChangeLogPurger(
     log,
-    {latestBackup: () => backup, oldestNeeded: () => needed},
+    {latestBackup: () => backup, oldestNeeded: () => needed, replicaDurable: () => durable},
     silentLogger,
     3_600_000,
   );
@@ -38,6 +40,7 @@ afterAll(async () => {
 beforeEach(async () => {
   await log.reset(versionToLexi(100), ['p'], 'task');
   await log.storeMany([1, 2, 3, 4, 5].map((n) => ({watermark: wm(n), changes: []})));
+  durable = wm(5);
 });
 
 async function stored(): Promise<string[]> {
@@ -69,4 +72,24 @@ test('an open snapshot reservation holds everything', async () => {
   [backup, needed] = [wm(5), undefined];
   expect(await purger.purgeNow()).toBe(0);
   expect(await stored()).toHaveLength(5);
+});
+
+test("the manager's replica holds the log back to what it holds durably (a power loss may take the rest)", async () => {
+  [backup, needed, durable] = [wm(4), null, wm(2)];
+  await purger.purgeNow();
+  expect(await stored()).toEqual([wm(2), wm(3), wm(4), wm(5)]);
+});
+
+test('nothing is purged before the replica has made anything durable', async () => {
+  [backup, needed, durable] = [wm(4), null, undefined];
+  expect(await purger.purgeNow()).toBe(0);
+});
+
+test('a read of the log from before what was purged fails instead of skipping transactions', async () => {
+  [backup, needed] = [wm(3), null];
+  await purger.purgeNow();
+  const read = async () => {
+    for await (const _ of log.readAfter(wm(1))) void _;
+  };
+  await expect(read()).rejects.toThrow(/purged through .* not resumed across the gap/);
 });

@@ -69,7 +69,11 @@ async function startRig(opts: Partial<ChangeStreamServerOptions> = {}): Promise<
   void streamer.run(source.source);
   const purger = new ChangeLogPurger(
     log,
-    {latestBackup: () => rig.backup, oldestNeeded: () => server.oldestNeeded()},
+    {
+      latestBackup: () => rig.backup,
+      replicaDurable: () => wm(1000),
+      oldestNeeded: () => server.oldestNeeded(),
+    },
     silentLogger,
     3_600_000,
   );
