@@ -125,8 +125,14 @@ export function hasTable(db: ReplicaDb, name: string): boolean {
   );
 }
 
-/** Checkpoints and truncates the WAL; returns false when a reader kept it from completing. */
-export function checkpointReplica(db: ReplicaDb): boolean {
-  const [res] = db.pragma('wal_checkpoint(TRUNCATE)') as {busy: number}[];
-  return res?.busy === 0;
+/**
+ * Checkpoints the WAL into the database file; returns whether every commit so far is now in it,
+ * synced (with synchronous=NORMAL a completed checkpoint syncs the WAL before and the database
+ * after). `truncate` also resets the WAL, waiting (busy_timeout) for readers to leave it; without
+ * it the checkpoint never waits, and completes only when no reader holds back a frame.
+ */
+export function checkpointReplica(db: ReplicaDb, mode: 'truncate' | 'passive'): boolean {
+  const pragma = mode === 'truncate' ? 'wal_checkpoint(TRUNCATE)' : 'wal_checkpoint(PASSIVE)';
+  const [res] = db.pragma(pragma) as {busy: number; log: number; checkpointed: number}[];
+  return res !== undefined && res.busy === 0 && res.log >= 0 && res.checkpointed === res.log;
 }

@@ -48,7 +48,7 @@ export class Replicator {
     this.#lastCheckpoint = this.#now();
     // What the file holds at start may still sit unsynced in the OS (after a killed process):
     // only a completed checkpoint makes it durable.
-    if (checkpointReplica(db)) this.#durableVersion = applier.stateVersion;
+    if (checkpointReplica(db, 'truncate')) this.#durableVersion = applier.stateVersion;
   }
 
   get stateVersion(): LexiVersion {
@@ -107,12 +107,12 @@ export class Replicator {
     const needed = this.#opts.oldestNeededVersion?.();
     purgeRowChangesBefore(this.#db, needed !== undefined && needed < byCount ? needed : byCount);
     const now = this.#now();
-    if (
-      this.#changesSinceCheckpoint >= (this.#opts.checkpointEveryChanges ?? 10_000) ||
-      now - this.#lastCheckpoint >= (this.#opts.checkpointEveryMs ?? 30_000)
-    ) {
+    // By size: reset the WAL (waits for readers). By time: only to make commits durable, never
+    // waiting for a reader (a hydration may hold one for a while); it completes when none does.
+    const bySize = this.#changesSinceCheckpoint >= (this.#opts.checkpointEveryChanges ?? 10_000);
+    if (bySize || now - this.#lastCheckpoint >= (this.#opts.checkpointEveryMs ?? 30_000)) {
       this.#lastCheckpoint = now;
-      if (checkpointReplica(this.#db)) {
+      if (checkpointReplica(this.#db, bySize ? 'truncate' : 'passive')) {
         this.#changesSinceCheckpoint = 0;
         assertAdvances(this.#durableVersion ?? '', version, 'replicator: durable version');
         this.#durableVersion = version;
