@@ -1,3 +1,4 @@
+import {connect} from 'node:net';
 import {afterAll, beforeAll, expect, test} from 'vitest';
 import {
   ANYONE_CAN,
@@ -122,6 +123,7 @@ beforeAll(async () => {
       ZERO_LITESTREAM_ENDPOINT: s3.endpoint,
       ZCACHE_BACKUP_INTERVAL_MS: '500',
       ZCACHE_CHANGE_STREAMER_SECRET: CHANGE_STREAMER_SECRET,
+      ZCACHE_CHANGE_STREAMER_BIND_ADDRESS: '127.0.0.1',
       ...s3.env,
     },
   });
@@ -177,6 +179,18 @@ test('the manager refuses a change-stream request without its secret with 401', 
   });
   ws.terminate();
   expect(status).toBe(401);
+});
+
+test('the manager listens on its bind address only', async () => {
+  // 127.0.0.2 is this machine too (the loopback range), but not the address the manager bound.
+  const reach = (host: string) =>
+    new Promise<string>((resolve) => {
+      const socket = connect({host, port: changeStreamerPort});
+      socket.once('connect', () => (socket.destroy(), resolve('connected')));
+      socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    });
+  expect(await reach('127.0.0.1')).toBe('connected');
+  expect(await reach('127.0.0.2')).toBe('ECONNREFUSED');
 });
 
 test('a view-syncer added later restores its replica from S3, not from Postgres, and serves', async () => {
