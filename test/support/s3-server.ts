@@ -1,13 +1,15 @@
-import type http from 'node:http';
+import {spawn, type ChildProcess} from 'node:child_process';
 import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
-import S3rver from 's3rver';
+import {fileURLToPath} from 'node:url';
 import {freePort} from './ports.js';
 
+const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 's3-server-child.mjs');
+
 /**
- * A real S3-compatible server (s3rver) on 127.0.0.1 for tests, storing objects under a temporary
- * folder. `stop()` makes it unreachable (connections are refused) and `start()` brings it back on
+ * A real S3-compatible server (s3rver) on 127.0.0.1 for tests, in a process of its own (so that
+ * its failures cannot crash the test run), storing objects under a temporary folder. `stop()` makes it unreachable (connections are refused) and `start()` brings it back on
  * the same port with the same objects, so tests can take S3 away for a while.
  *
  * s3rver keeps each object as a plain file (`objectFile(key)`), which lets a test corrupt what is
@@ -43,28 +45,27 @@ export async function startS3Server(
   const prefix = opts.prefix ?? 'replica/backups/';
   const dir = mkdtempSync(path.join(tmpdir(), 'zcache-test-s3-'));
   const port = await freePort();
-  let server: S3rver | undefined;
+  let server: ChildProcess | undefined;
 
   const start = async () => {
     if (server) return;
-    const s = new S3rver({
-      address: '127.0.0.1',
-      port,
-      directory: dir,
-      silent: true,
-      configureBuckets: [{name: bucket, configs: []}],
+    const child = spawn(process.execPath, [CHILD, String(port), dir, bucket], {
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
-    await s.run();
-    server = s;
+    await new Promise<void>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`test S3 server exited (code ${code})`)));
+      child.stdout!.once('data', () => resolve());
+    });
+    server = child;
   };
   const stop = async () => {
     const s = server;
     server = undefined;
-    if (!s) return;
-    const closed = s.close();
-    // close() alone waits for the SDK's kept-alive sockets; a stopped S3 should refuse at once.
-    (s as unknown as {httpServer?: http.Server}).httpServer?.closeAllConnections();
-    await closed;
+    if (!s || s.exitCode !== null) return;
+    // Killed, not closed: a stopped S3 refuses connections at once, kept-alive ones included.
+    const exited = new Promise((r) => s.once('exit', r));
+    s.kill('SIGKILL');
+    await exited;
   };
   await start();
 
@@ -81,7 +82,7 @@ export async function startS3Server(
     },
     backupURLFor: (p) => `s3://${bucket}/${p}`,
     objectFile: (key) => path.join(dir, bucket, `${key}._S3rver_object`),
-    running: () => server !== undefined,
+    running: () => server !== undefined && server.exitCode === null,
     stop,
     start,
     async dispose() {
