@@ -6,7 +6,9 @@ import type {ChangeLog} from './change-log.js';
  * Keeps a replication-manager's change log bounded without cutting off anyone who still needs it.
  * Every `intervalMs` it purges the transactions before the lowest of
  * - the newest finished backup's watermark (a view-syncer restoring it needs everything after),
- * - what the manager's own replica holds durably (a power loss may take the rest), and
+ * - what the manager's own replica holds durably (a power loss may take the rest),
+ * - the head of the log one retention period ago (ZCACHE_CHANGE_LOG_RETENTION_MS: a view-syncer
+ *   away for less than that resumes from its watermark rather than restoring a backup), and
  * - the oldest watermark a connected view-syncer still needs: what a subscriber acknowledged, or
  *   the backup a snapshot reservation named (the view-syncer restoring it needs everything after);
  * and purges nothing before the first backup has finished. A view-syncer that goes silent holds it
@@ -16,6 +18,11 @@ export interface PurgeBounds {
   latestBackup(): LexiVersion | undefined;
   /** What the manager's own replica holds durably (Replicator.durableVersion). */
   replicaDurable(): LexiVersion | undefined;
+  /**
+   * Transactions younger than the retention period (RetentionWindow.bound), kept for view-syncers
+   * that are away for a while (restarting, partitioned) so they can resume instead of restoring.
+   */
+  retained(): LexiVersion | undefined;
   /** See ChangeStreamServer.oldestNeeded: null = nothing connected, undefined = hold everything. */
   oldestNeeded(): LexiVersion | null | undefined;
 }
@@ -40,8 +47,11 @@ export class ChangeLogPurger {
     const backup = this.#bounds.latestBackup();
     const needed = this.#bounds.oldestNeeded();
     const durable = this.#bounds.replicaDurable();
-    if (backup === undefined || needed === undefined || durable === undefined) return undefined;
+    const retained = this.#bounds.retained();
+    if (backup === undefined || needed === undefined) return undefined;
+    if (durable === undefined || retained === undefined) return undefined;
     let limit = durable < backup ? durable : backup;
+    if (retained < limit) limit = retained;
     if (needed !== null && needed < limit) limit = needed;
     return limit;
   }

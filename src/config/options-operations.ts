@@ -289,6 +289,20 @@ export const ZCACHE_OPTIONS = [
       'it starts); more are refused with 503.',
   },
   {
+    key: 'changeLogRetentionMs',
+    flag: 'change-log-retention-ms',
+    type: 'number',
+    integer: true,
+    min: 0,
+    default: 600_000,
+    zcacheOnly: true,
+    help:
+      'How long a replication-manager keeps changes in its log for view-syncers that are away ' +
+      '(restarting, cut off): one back within this time resumes where it was instead of ' +
+      'restoring the latest backup. The log is never purged past a backup, a connected ' +
+      "view-syncer's position or what the manager's replica holds durably, whatever this says.",
+  },
+  {
     key: 'apiServerTimeoutMs',
     flag: 'api-server-timeout-ms',
     type: 'number',

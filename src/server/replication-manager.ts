@@ -1,6 +1,7 @@
 import {createRequire} from 'node:module';
 import {copyOnWorkerThread, ReplicaBackupLoop, S3ObjectStore} from '../backup/index.js';
 import {ChangeLogPurger} from '../change-streamer/change-log-purger.js';
+import {RetentionWindow} from '../change-streamer/retention-window.js';
 import {ChangeStreamServer} from '../change-streamer/change-stream-server.js';
 import {openReplica} from '../replica/replica-file.js';
 import type {Logger} from '../shared/log.js';
@@ -23,6 +24,8 @@ export interface ReplicationManagerOptions {
   backupURL?: string | undefined;
   backupEndpoint?: string | undefined;
   backupIntervalMs: number;
+  /** ZCACHE_CHANGE_LOG_RETENTION_MS: how long the log keeps transactions for absent view-syncers. */
+  changeLogRetentionMs: number;
   log: Logger;
 }
 
@@ -64,12 +67,17 @@ export async function startReplicationManager(
   const latestBackup = () => backups?.lastManifest?.watermark;
   // The server asks for a purge as soon as it drops a silent view-syncer; the purger asks the
   // server what its view-syncers still need (only once the server exists: its first run is later).
+  const retention = new RetentionWindow(o.changeLogRetentionMs);
   const purger = new ChangeLogPurger(
     o.node.changeLog,
     {
       // Without backups nobody restores: only the connected subscribers bound the purge.
       latestBackup: backups ? latestBackup : () => o.node.replicator.stateVersion,
       replicaDurable: () => o.node.replicator.durableVersion,
+      retained: () => {
+        retention.note(o.node.streamer.lastStored, Date.now());
+        return retention.bound(Date.now());
+      },
       oldestNeeded: () => server.oldestNeeded(),
     },
     log,

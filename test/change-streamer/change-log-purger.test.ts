@@ -18,6 +18,7 @@ let log: ChangeLog;
 let backup: LexiVersion | undefined;
 let needed: LexiVersion | null | undefined;
 let durable: LexiVersion | undefined;
+let retained: LexiVersion | undefined;
 let purger: ChangeLogPurger;
 
 beforeAll(async () => {
@@ -26,7 +27,12 @@ beforeAll(async () => {
   await log.ensureTables();
   purger = new ChangeLogPurger(
     log,
-    {latestBackup: () => backup, oldestNeeded: () => needed, replicaDurable: () => durable},
+    {
+      latestBackup: () => backup,
+      oldestNeeded: () => needed,
+      replicaDurable: () => durable,
+      retained: () => retained,
+    },
     silentLogger,
     3_600_000,
   );
@@ -41,6 +47,7 @@ beforeEach(async () => {
   await log.reset(versionToLexi(100), ['p'], 'task');
   await log.storeMany([1, 2, 3, 4, 5].map((n) => ({watermark: wm(n), changes: []})));
   durable = wm(5);
+  retained = wm(5);
 });
 
 async function stored(): Promise<string[]> {
@@ -92,4 +99,10 @@ test('a read of the log from before what was purged fails instead of skipping tr
     for await (const _ of log.readAfter(wm(1))) void _;
   };
   await expect(read()).rejects.toThrow(/purged through .* not resumed across the gap/);
+});
+
+test('a view-syncer away for less than the retention period still finds its changes', async () => {
+  [backup, needed, retained] = [wm(4), null, wm(2)];
+  await purger.purgeNow();
+  expect(await stored()).toEqual([wm(2), wm(3), wm(4), wm(5)]);
 });

@@ -72,6 +72,7 @@ async function startRig(opts: Partial<ChangeStreamServerOptions> = {}): Promise<
     {
       latestBackup: () => rig.backup,
       replicaDurable: () => wm(1000),
+      retained: () => wm(1000),
       oldestNeeded: () => server.oldestNeeded(),
     },
     silentLogger,
