@@ -1,7 +1,6 @@
 import {afterAll, beforeAll, expect, test} from 'vitest';
-import WebSocket from 'ws';
-import {encodeSecProtocols} from '../../src/protocol/sync-connect.js';
 import {createTestDatabase, type TestDatabase} from '../support/pg.js';
+import {gotHashes, SyncSession, type SyncMessage} from '../support/sync-session.js';
 import {hs256Token, TEST_AUTH_SECRET} from '../support/tokens.js';
 import {createZcacheNode, type ZcacheNode} from '../support/zcache-process.js';
 
@@ -59,54 +58,42 @@ afterAll(async () => {
   await db?.drop();
 });
 
-type Message = [string, Record<string, unknown>];
+type Message = SyncMessage;
 let groups = 0;
 
+/** A raw client of alice's or bob's in a new client group, with one query (`q`) sent. */
+async function open(user: string, ast: unknown): Promise<SyncSession> {
+  const session = await SyncSession.open(node.port, {
+    clientGroupID: `hq-${++groups}`,
+    clientID: 'c',
+    authToken: await hs256Token(TEST_AUTH_SECRET, user),
+  });
+  const put = {op: 'put', hash: 'q', ast};
+  session.send(['initConnection', {desiredQueriesPatch: [put], clientSchema: SCHEMA}]);
+  return session;
+}
+
 /**
- * Connects as `user` in a new client group with one query, and resolves with every message up to
- * the first completed poke, query error or connection error (or `waitMs`).
+ * Every message up to the first completed poke with the query, query error or connection error
+ * (or `waitMs`).
  */
 async function ask(user: string, ast: unknown, waitMs = 15_000): Promise<Message[]> {
-  const token = await hs256Token(TEST_AUTH_SECRET, user);
-  const q = new URLSearchParams({
-    clientID: 'c',
-    clientGroupID: `hq-${++groups}`,
-    ts: '1',
-    lmid: '0',
-  });
-  return new Promise((resolve) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${node.port}/sync/v44/connect?${q}`, [
-      encodeSecProtocols({authToken: token}),
-    ]);
-    const messages: Message[] = [];
-    const done = () => {
-      clearTimeout(timer);
-      ws.close();
-      resolve(messages);
-    };
-    const timer = setTimeout(done, waitMs);
-    ws.on('message', (d) => {
-      const m = JSON.parse(String(d)) as Message;
-      messages.push(m);
-      if (m[0] === 'connected') {
-        const put = {op: 'put', hash: 'q', ast};
-        ws.send(
-          JSON.stringify(['initConnection', {desiredQueriesPatch: [put], clientSchema: SCHEMA}]),
-        );
-      }
-      if (m[0] === 'transformError' || m[0] === 'error') done();
-      if (m[0] === 'pokeEnd' && gotQuery(messages)) done();
-    });
-    ws.on('error', done);
-  });
+  const session = await open(user, ast);
+  await session
+    .next(
+      (m) =>
+        m[0] === 'transformError' ||
+        m[0] === 'error' ||
+        (m[0] === 'pokeEnd' && gotQuery(session.messages)),
+      waitMs,
+    )
+    .catch(() => {});
+  session.close();
+  return session.messages;
 }
 
 function gotQuery(messages: Message[]): boolean {
-  return messages.some(
-    ([type, body]) =>
-      type === 'pokePart' &&
-      ((body.gotQueriesPatch as {hash: string}[] | undefined) ?? []).some((g) => g.hash === 'q'),
-  );
+  return messages.some((m) => gotHashes(m).includes('q'));
 }
 
 const cmp = (column: string, op: string, value: unknown) => ({
@@ -162,39 +149,15 @@ test('a well-typed query for a hidden row answers with no rows', async () => {
 });
 
 test('a hidden row changing to a value no client can hold neither reaches nor stops others', async () => {
-  const token = await hs256Token(TEST_AUTH_SECRET, 'alice');
-  const q = new URLSearchParams({
-    clientID: 'c',
-    clientGroupID: `hq-${++groups}`,
-    ts: '1',
-    lmid: '0',
-  });
-  const ws = new WebSocket(`ws://127.0.0.1:${node.port}/sync/v44/connect?${q}`, [
-    encodeSecProtocols({authToken: token}),
-  ]);
-  const messages: Message[] = [];
-  let onMessage = (_m: Message) => {};
-  ws.on('message', (d) => {
-    const m = JSON.parse(String(d)) as Message;
-    messages.push(m);
-    if (m[0] === 'connected') {
-      const put = {op: 'put', hash: 'q', ast: {table: 'loan'}};
-      ws.send(
-        JSON.stringify(['initConnection', {desiredQueriesPatch: [put], clientSchema: SCHEMA}]),
-      );
-    }
-    onMessage(m);
-  });
-  const until = (done: (m: Message) => boolean) =>
-    new Promise<void>((resolve) => (onMessage = (m) => done(m) && resolve()));
-  await until((m) => m[0] === 'pokeEnd' && gotQuery(messages));
+  const alice = await open('alice', {table: 'loan'});
+  await alice.next((m) => m[0] === 'pokeEnd' && gotQuery(alice.messages), 15_000);
   // Bob's row takes an int8 beyond 2^53; then alice's own row changes.
   await db.sql`UPDATE loan SET big = ${String(BOB_BIG)}::int8 WHERE id = 'b1'`;
   await db.sql`UPDATE loan SET amount = 101 WHERE id = 'a1'`;
-  await until((m) => m[0] === 'error' || JSON.stringify(m).includes('"amount":101'));
-  ws.close();
-  expectNothingOfBob(messages);
-  expect(messages.some((m) => m[0] === 'error')).toBe(false);
+  await alice.next((m) => m[0] === 'error' || JSON.stringify(m).includes('"amount":101'), 15_000);
+  alice.close();
+  expectNothingOfBob(alice.messages);
+  expect(alice.messages.some((m) => m[0] === 'error')).toBe(false);
   await db.sql`UPDATE loan SET big = 2 WHERE id = 'b1'`;
 });
 
