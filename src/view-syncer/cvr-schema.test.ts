@@ -41,8 +41,8 @@ describe('ensureCVRSchema', () => {
       'rowsVersion',
       'schemaVersion',
     ]);
-    expect(CVR_SCHEMA_VERSION).toBe(3);
-    expect(await storedVersion('zero_0/cvr')).toBe(3);
+    expect(CVR_SCHEMA_VERSION).toBe(4);
+    expect(await storedVersion('zero_0/cvr')).toBe(4);
   });
 
   test('is idempotent: a second call finds the tables current and keeps their contents', async () => {
@@ -53,7 +53,7 @@ describe('ensureCVRSchema', () => {
 
     const before = await ensureCVRSchema(db.sql, shard);
 
-    expect(before).toBe(3);
+    expect(before).toBe(4);
     const rows = await db.sql.unsafe(`SELECT "clientGroupID" FROM "again_1/cvr".instances`);
     expect(rows.map((r) => r.clientGroupID)).toEqual(['cg']);
   });
@@ -70,7 +70,7 @@ describe('ensureCVRSchema', () => {
     await db.sql.unsafe(`UPDATE "future_0/cvr"."schemaVersion" SET "version" = 99`);
 
     await expect(ensureCVRSchema(db.sql, shard)).rejects.toThrow(
-      /at version 99, newer than this zcache supports \(3\)/,
+      /at version 99, newer than this zcache supports \(4\)/,
     );
   });
 
@@ -80,6 +80,8 @@ describe('ensureCVRSchema', () => {
     // Back to version 1, as an older zcache left it.
     await db.sql.unsafe(`ALTER TABLE "olderv_0/cvr".instances DROP COLUMN "principal";
       ALTER TABLE "olderv_0/cvr".instances DROP COLUMN "queriesPurgedThrough";
+      ALTER TABLE "olderv_0/cvr".instances DROP COLUMN "handedOutCeiling";
+      ALTER TABLE "olderv_0/cvr".instances DROP COLUMN "lostRanges";
       UPDATE "olderv_0/cvr"."schemaVersion" SET "version" = 1;
       INSERT INTO "olderv_0/cvr".instances ("clientGroupID", "version", "lastActive")
         VALUES ('cg', '00', now())`);
@@ -97,6 +99,8 @@ describe('ensureCVRSchema', () => {
     const shard = {appID: 'olderv2', shardNum: 0};
     await ensureCVRSchema(db.sql, shard);
     await db.sql.unsafe(`ALTER TABLE "olderv2_0/cvr".instances DROP COLUMN "queriesPurgedThrough";
+      ALTER TABLE "olderv2_0/cvr".instances DROP COLUMN "handedOutCeiling";
+      ALTER TABLE "olderv2_0/cvr".instances DROP COLUMN "lostRanges";
       UPDATE "olderv2_0/cvr"."schemaVersion" SET "version" = 2;
       INSERT INTO "olderv2_0/cvr".instances ("clientGroupID", "version", "lastActive", "principal")
         VALUES ('cg', '00', now(), 'p')`);

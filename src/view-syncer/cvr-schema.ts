@@ -17,7 +17,9 @@ import {pgIdent, shardSchema, type ShardId} from '../replication/shard-names.js'
  * - `queries.clientAST` is JSON, not JSONB, so an AST comes back with the key order it was stored
  *   with (hashes of ASTs depend on key order, §2.4);
  * - `instances.principal` (ours) is the user the group belongs to (group-principal.ts);
- * - `instances.queriesPurgedThrough` (ours) bounds the query tombstones kept (query-set.ts).
+ * - `instances.queriesPurgedThrough` (ours) bounds the query tombstones kept (query-set.ts);
+ * - `instances.handedOutCeiling` and `lostRanges` (ours) track cookies a CVR that lost its
+ *   latest updates cannot vouch for (lost-versions.ts).
  *
  * Upgrades: `"schemaVersion"` holds the version of these tables. `MIGRATIONS[i]` takes the tables
  * from version i to i + 1 (`MIGRATIONS[0]` creates them). `ensureCVRSchema` runs, in one transaction
@@ -110,11 +112,22 @@ async function addQueriesPurgedThroughV3(tx: postgres.TransactionSql, s: string)
   await tx.unsafe(`ALTER TABLE ${s}.instances ADD COLUMN "queriesPurgedThrough" TEXT COLLATE "C"`);
 }
 
+/**
+ * What lets a CVR that lost its latest (asynchronously committed) updates tell which cookies it
+ * can no longer vouch for (see lost-versions.ts): a version no client was ever handed beyond, and
+ * the ranges of versions that may have been handed out and lost. Null / empty: none.
+ */
+async function addLostVersionsV4(tx: postgres.TransactionSql, s: string): Promise<void> {
+  await tx.unsafe(`ALTER TABLE ${s}.instances ADD COLUMN "handedOutCeiling" TEXT COLLATE "C";
+    ALTER TABLE ${s}.instances ADD COLUMN "lostRanges" JSONB`);
+}
+
 /** `MIGRATIONS[i]` upgrades the tables from version i to version i + 1. Append only. */
 const MIGRATIONS: readonly Migration[] = [
   createTablesV1,
   addInstancePrincipalV2,
   addQueriesPurgedThroughV3,
+  addLostVersionsV4,
 ];
 
 /** The version of the CVR tables this code reads and writes. */

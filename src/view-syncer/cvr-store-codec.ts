@@ -22,6 +22,8 @@ export interface InstanceRow {
   profileID: string | null;
   principal: string | null;
   queriesPurgedThrough: string | null;
+  handedOutCeiling: string | null;
+  lostRanges: [string, string][] | null;
   deleted: boolean;
 }
 
@@ -36,6 +38,8 @@ export function instanceFromRow(clientGroupID: string, r: InstanceRow): CVRInsta
     profileID: r.profileID,
     principal: r.principal,
     queriesPurgedThrough: r.queriesPurgedThrough ? parseCookie(r.queriesPurgedThrough) : null,
+    handedOutCeiling: r.handedOutCeiling ? parseCookie(r.handedOutCeiling) : null,
+    lostRanges: (r.lostRanges ?? []).map(([a, t]) => [parseCookie(a), parseCookie(t)] as const),
     owner: r.owner,
     grantedAt: r.grantedAt?.getTime() ?? null,
   };

@@ -71,15 +71,17 @@ export function writeInstance(
     instance.profileID,
     instance.principal,
     cookieOrNull(instance.queriesPurgedThrough),
+    cookieOrNull(instance.handedOutCeiling),
+    JSON.stringify(instance.lostRanges.map(([a, t]) => [versionString(a), versionString(t)])),
   ];
   if (create) {
     return prepared(
       tx,
       `INSERT INTO ${s}.instances ("clientGroupID", "version", "lastActive", "ttlClock",
          "replicaVersion", "owner", "grantedAt", "clientSchema", "profileID", "principal",
-         "queriesPurgedThrough", "deleted")
+         "queriesPurgedThrough", "handedOutCeiling", "lostRanges", "deleted")
        VALUES ($1, $2, ${toTimestamp('$3')}, $4, $5, $6, ${toTimestamp('$7')}, $8::text::jsonb, $9, $10,
-         $11, FALSE)
+         $11, $12, $13::text::jsonb, FALSE)
        ON CONFLICT ("clientGroupID") DO NOTHING`,
       values,
     );
@@ -89,7 +91,7 @@ export function writeInstance(
     `UPDATE ${s}.instances SET "version" = $2, "lastActive" = ${toTimestamp('$3')},
        "ttlClock" = $4, "replicaVersion" = $5, "owner" = $6, "grantedAt" = ${toTimestamp('$7')},
        "clientSchema" = $8::text::jsonb, "profileID" = $9, "principal" = $10,
-       "queriesPurgedThrough" = $11
+       "queriesPurgedThrough" = $11, "handedOutCeiling" = $12, "lostRanges" = $13::text::jsonb
      WHERE "clientGroupID" = $1`,
     values,
   );

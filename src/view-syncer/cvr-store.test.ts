@@ -44,6 +44,8 @@ function instance(clientGroupID: string, cookie: string, more: Partial<CVRInstan
     profileID: 'p1',
     principal: null,
     queriesPurgedThrough: null,
+    handedOutCeiling: null,
+    lostRanges: [],
     owner: null,
     grantedAt: null,
     ...more,
@@ -94,6 +96,8 @@ describe('CVRStore.load', () => {
       profileID: null,
       principal: null,
       queriesPurgedThrough: null,
+      handedOutCeiling: null,
+      lostRanges: [],
       owner: null,
       grantedAt: null,
     });

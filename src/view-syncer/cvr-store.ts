@@ -112,7 +112,8 @@ export class CVRStore {
       await this.#sql.begin('isolation level repeatable read read only', (tx) => [
         tx.unsafe<InstanceRow[]>(
           `SELECT "version", "lastActive", "ttlClock", "replicaVersion", "owner", "grantedAt",
-             "clientSchema", "profileID", "principal", "queriesPurgedThrough", "deleted"
+             "clientSchema", "profileID", "principal", "queriesPurgedThrough", "handedOutCeiling",
+             "lostRanges", "deleted"
              FROM ${s}.instances WHERE "clientGroupID" = $1`,
           [id],
           PREPARED,
@@ -171,6 +172,8 @@ export class CVRStore {
       profileID: null,
       principal: null,
       queriesPurgedThrough: null,
+      handedOutCeiling: null,
+      lostRanges: [],
       owner: null,
       grantedAt: null,
     };
@@ -208,6 +211,7 @@ export class CVRStore {
     expected: CVRVersion | null,
     update: CVRUpdate,
     lastConnectTime: number,
+    opts: {durable?: boolean} = {},
   ): Promise<void> {
     const {instance} = update;
     const id = this.#clientGroupID;
@@ -245,6 +249,7 @@ export class CVRStore {
         if (expected === null && wrote!.count !== 1)
           throw new ConcurrentModificationError(id, null, '(created concurrently)');
       },
+      opts.durable === true,
     );
     // Started on a later turn of the event loop: building its statements takes milliseconds, and
     // the caller's pokeEnd, which waits for this flush only, should not wait for that too.
@@ -302,11 +307,13 @@ export class CVRStore {
   async #pipelinedTransaction(
     statements: (tx: postgres.ReservedSql) => Statement[],
     check: (results: postgres.RowList<postgres.Row[]>[]) => void,
+    durable = false,
   ): Promise<void> {
     const tx = await this.#sql.reserve();
     try {
       const opening = [tx.unsafe('BEGIN ISOLATION LEVEL READ COMMITTED')];
-      if (this.#asyncCommit) opening.push(tx.unsafe('SET LOCAL synchronous_commit TO OFF'));
+      if (this.#asyncCommit && !durable)
+        opening.push(tx.unsafe('SET LOCAL synchronous_commit TO OFF'));
       const sent = [...opening, ...statements(tx)].map((q) => q.execute());
       const settled = await Promise.allSettled(sent);
       try {

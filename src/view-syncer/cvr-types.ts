@@ -28,6 +28,10 @@ export interface CVRInstance {
    * records; a client with an older cookie cannot be caught up and gets its view reset.
    */
   queriesPurgedThrough: CVRVersion | null;
+  /** A version no client was handed beyond, durably recorded before any was (lost-versions.ts). */
+  handedOutCeiling: CVRVersion | null;
+  /** Versions that may have been handed out and then lost, as (after, through] ranges. */
+  lostRanges: readonly (readonly [after: CVRVersion, through: CVRVersion])[];
   /** The task that owns the group (Rehome), and when it took it (its latest client connect). */
   owner: string | null;
   grantedAt: number | null;

@@ -32,6 +32,7 @@ import {
 import {internalQueries} from './internal-queries.js';
 import {PipelineDriver} from './pipeline-driver.js';
 import {AheadClients} from './ahead-clients.js';
+import {LostVersions} from './lost-versions.js';
 import {PokeBuilder, pendingPoke, type PendingPoke} from './poke-builder.js';
 import {QuerySet, type DesiredPatch} from './query-set.js';
 import {applyReadPermissions} from './read-permissions.js';
@@ -106,6 +107,7 @@ export class ViewSyncer {
   #driver!: PipelineDriver;
   #db!: ReplicaDb;
   #ttl!: TTLClock;
+  #lost!: LostVersions;
   #lastConnect = 0;
   #work: Promise<void> = Promise.resolve();
   #stopped = false;
@@ -340,6 +342,7 @@ export class ViewSyncer {
     this.#stored = cvr.instance.owner !== null;
     this.#cvr = cvr;
     this.#rowsIncomplete = !cvr.rowsComplete;
+    this.#lost = new LostVersions(cvr.instance);
     if (this.#rowsIncomplete) {
       this.#o.log.warn(
         `group ${this.#o.clientGroupID}: the CVR's row records stop short of its version ` +
@@ -360,6 +363,12 @@ export class ViewSyncer {
     const mine = parseCookie(cookie);
     const purgedThrough = this.#cvr!.instance.queriesPurgedThrough;
     if (this.#rowsIncomplete) {
+      this.#ahead.add(clientID, mine);
+    } else if (this.#lost.mayBeLost(mine)) {
+      this.#o.log.warn(
+        `group ${this.#o.clientGroupID}: client ${clientID} is at ${cookie}, a version the CVR ` +
+          `may have lost (its database lost updates); resetting the client's view`,
+      );
       this.#ahead.add(clientID, mine);
     } else if (purgedThrough && compareVersions(mine, purgedThrough) < 0) {
       // Query tombstones this client has not seen were forgotten: catch-up cannot be trusted.
@@ -413,7 +422,7 @@ export class ViewSyncer {
     const cvr = this.#cvr!;
     const old = cvr.instance.version;
     const ttl = this.#ttl.value();
-    const tentative = this.#ahead.raise(oneAfter(old));
+    const tentative = this.#lost.raise(this.#ahead.raise(oneAfter(old)));
     const desired = config ? config(tentative, ttl) : [];
     const gotChanges: {op: 'put' | 'del'; hash: string}[] = [];
     for (const q of this.#queries.expiredQueries(ttl)) {
@@ -488,8 +497,10 @@ export class ViewSyncer {
           const q = this.#queries.queries.get(queryHash);
           if (q && q.patchVersion === null) fresh.add(queryHash);
         }
-        const next: CVRVersion = this.#ahead.raise(
-          result.version > old.stateVersion ? {stateVersion: result.version} : tentative,
+        const next: CVRVersion = this.#lost.raise(
+          this.#ahead.raise(
+            result.version > old.stateVersion ? {stateVersion: result.version} : tentative,
+          ),
         );
         const rowOut = this.#rows.finish(next);
         for (const hash of fresh) {
@@ -515,11 +526,15 @@ export class ViewSyncer {
     for (const poke of outcome.pokes) poke.sendParts();
     if (outcome.changed || clientAdded) {
       this.#queries.stampDirty(outcome.version);
+      // A version above the recorded ceiling is handed out only once a durable flush raised it.
+      const raisedCeiling = this.#lost.ceilingFor(outcome.version) !== null;
       cvr.instance = {
         ...cvr.instance,
         version: outcome.version,
         lastActive: Date.now(),
         ttlClock: this.#ttl.value(),
+        handedOutCeiling: this.#lost.ceiling,
+        lostRanges: this.#lost.ranges,
       };
       for (const id of this.#clients.keys()) cvr.clients.add(id);
       const purged = this.#purgeQueryTombstones();
@@ -536,6 +551,7 @@ export class ViewSyncer {
             rows: outcome.rowsDirty,
           },
           this.#lastConnect,
+          {durable: raisedCeiling},
         ),
       );
       this.#stored = true;

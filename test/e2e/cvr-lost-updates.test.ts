@@ -2,6 +2,7 @@ import {afterAll, beforeAll, expect, test} from 'vitest';
 import {ANYONE_CAN, createSchema, definePermissions, string, table, Zero} from '@rocicorp/zero';
 import {eventually} from '../support/eventually.js';
 import {createTestDatabase, type TestDatabase} from '../support/pg.js';
+import {SyncSession} from '../support/sync-session.js';
 import {installWebSocketGlobal} from '../support/ws-global.js';
 import {createZcacheNode, type ZcacheNode, type ZcacheProcess} from '../support/zcache-process.js';
 
@@ -31,12 +32,13 @@ const updateNeeded: unknown[] = [];
 const titles = async () =>
   (await db.sql<{title: string}[]>`SELECT title FROM item ORDER BY id`).map((r) => r.title);
 
-/** Copies the group's CVR rows aside (in a schema that is not replicated). */
+/** Copies the group's CVR rows aside (in a schema of the group's own, which is not replicated). */
 async function snapshotCVR(group: string): Promise<void> {
-  await db.sql.unsafe('CREATE SCHEMA snap');
+  await db.sql.unsafe(`CREATE SCHEMA "snap_${group}"`);
   for (const t of CVR_TABLES) {
     await db.sql.unsafe(
-      `CREATE TABLE snap."${t}" AS SELECT * FROM "zero_0/cvr"."${t}" WHERE "clientGroupID" = $1`,
+      `CREATE TABLE "snap_${group}"."${t}" AS
+         SELECT * FROM "zero_0/cvr"."${t}" WHERE "clientGroupID" = $1`,
       [group],
     );
   }
@@ -47,7 +49,7 @@ async function restoreCVR(group: string): Promise<void> {
     await db.sql.unsafe(`DELETE FROM "zero_0/cvr"."${t}" WHERE "clientGroupID" = $1`, [group]);
   }
   for (const t of CVR_TABLES) {
-    await db.sql.unsafe(`INSERT INTO "zero_0/cvr"."${t}" SELECT * FROM snap."${t}"`);
+    await db.sql.unsafe(`INSERT INTO "zero_0/cvr"."${t}" SELECT * FROM "snap_${group}"."${t}"`);
   }
 }
 
@@ -119,7 +121,9 @@ test('a client ahead of a CVR that lost updates gets its view reset, keeping its
       expect(view.data.map((r) => r.title)).toEqual(['second, edited', 'third', 'written offline']),
     30_000,
   );
-  expect(proc.lines.some((l) => /ahead of the CVR/.test(l))).toBe(true);
+  expect(proc.lines.some((l) => /ahead of the CVR|a version the CVR may have lost/.test(l))).toBe(
+    true,
+  );
   expect(z.connection.state.current.name).toBe('connected');
   expect(updateNeeded).toEqual([]); // no reload
   view.destroy();
@@ -158,4 +162,84 @@ test('a row write-back that never finished: a returning client gets its view res
   } finally {
     await z2.close();
   }
+}, 90_000);
+
+test('two tabs at versions the CVR lost: the one behind the other is reset too, and both end equal', async () => {
+  const group = 'two-tabs';
+  const query = {op: 'put', hash: 'items', ast: {table: 'item', orderBy: [['id', 'asc']]}};
+  const clientSchema = {
+    tables: {item: {columns: {id: {type: 'string'}, title: {type: 'string'}}, primaryKey: ['id']}},
+  };
+  /** Each tab's rows, as a client keeps them: every poke's row ops applied in order. */
+  const views = {a: new Map<string, unknown>(), b: new Map<string, unknown>()};
+  const cookies = {a: '', b: ''};
+  const tab = async (id: 'a' | 'b') => {
+    const s = await SyncSession.open(node.port, {
+      clientGroupID: group,
+      clientID: id,
+      ...(cookies[id] ? {baseCookie: cookies[id]} : {}),
+    });
+    s.send(['initConnection', {desiredQueriesPatch: cookies[id] ? [] : [query], clientSchema}]);
+    const seen = {count: 0};
+    type RowOp = {op: string; value?: {id: string}; id?: {id: string}};
+    let pending: RowOp[] = [];
+    // As the client does: a poke's row ops take effect at its pokeEnd, with its cookie.
+    const follow = async () => {
+      for (const m of s.messages.slice(seen.count)) {
+        if (m[0] === 'pokeStart') pending = [];
+        if (m[0] === 'pokePart') pending.push(...((m[1].rowsPatch as RowOp[] | undefined) ?? []));
+        if (m[0] !== 'pokeEnd' || m[1].cancel) continue;
+        cookies[id] = String(m[1].cookie);
+        for (const r of pending) {
+          if (r.op === 'clear') views[id].clear();
+          else if (r.op === 'put') views[id].set(r.value!.id, r.value);
+          else if (r.op === 'del') views[id].delete(r.id!.id);
+        }
+        pending = [];
+      }
+      seen.count = s.messages.length;
+    };
+    return {s, follow};
+  };
+  const idsOf = (id: 'a' | 'b') => [...views[id].keys()].sort();
+  const upstreamIds = async () =>
+    (await db.sql<{id: string}[]>`SELECT id FROM item ORDER BY id`).map((r) => r.id);
+  const until = async (
+    t: Awaited<ReturnType<typeof tab>>,
+    id: 'a' | 'b',
+    want: () => Promise<string[]>,
+  ) =>
+    eventually(async () => {
+      await t.follow();
+      expect(idsOf(id)).toEqual(await want());
+    }, 30_000);
+
+  let a = await tab('a');
+  let b = await tab('b');
+  await until(a, 'a', upstreamIds);
+  await until(b, 'b', upstreamIds);
+  await new Promise((r) => setTimeout(r, 300));
+  await snapshotCVR(group); // the CVR as it will be "after the crash"
+
+  // Tab b receives a row, then leaves; tab a receives one more version, then leaves.
+  await db.sql`INSERT INTO item VALUES ('x', 'lost with the CVR')`;
+  await until(b, 'b', upstreamIds);
+  b.s.close();
+  await db.sql`INSERT INTO item VALUES ('y', 'seen by tab a only')`;
+  await until(a, 'a', upstreamIds);
+  a.s.close();
+
+  await proc.kill();
+  await restoreCVR(group);
+  await db.sql`DELETE FROM item WHERE id = 'x'`;
+  proc = await node.startAndWaitStreaming();
+
+  // Tab a (furthest ahead) comes back first, then tab b, behind it.
+  a = await tab('a');
+  await until(a, 'a', upstreamIds);
+  b = await tab('b');
+  await until(b, 'b', upstreamIds);
+  expect(views.b.has('x')).toBe(false);
+  a.s.close();
+  b.s.close();
 }, 90_000);
