@@ -243,3 +243,33 @@ test('two tabs at versions the CVR lost: the one behind the other is reset too, 
   a.s.close();
   b.s.close();
 }, 90_000);
+
+test('a group stopped cleanly records that no version beyond its own was handed out', async () => {
+  const group = 'clean-stop';
+  const s = await SyncSession.open(node.port, {clientGroupID: group, clientID: 'c'});
+  s.send([
+    'initConnection',
+    {
+      desiredQueriesPatch: [{op: 'put', hash: 'items', ast: {table: 'item'}}],
+      clientSchema: {
+        tables: {
+          item: {columns: {id: {type: 'string'}, title: {type: 'string'}}, primaryKey: ['id']},
+        },
+      },
+    },
+  ]);
+  await s.next((m) => m[0] === 'pokeEnd', 20_000);
+  const instance = async () => {
+    const [row] = await db.sql<{version: string; ceiling: string}[]>`
+      SELECT "version", "handedOutCeiling" AS ceiling FROM "zero_0/cvr".instances
+       WHERE "clientGroupID" = ${group}`;
+    return row!;
+  };
+  // While the group runs, its ceiling is above its version (versions may be handed out up to it).
+  expect((await instance()).ceiling > (await instance()).version).toBe(true);
+  s.close();
+  await eventually(async () => {
+    const {version, ceiling} = await instance();
+    expect(ceiling).toBe(version);
+  }, 30_000);
+});
