@@ -2,38 +2,25 @@ import {copyFileSync, existsSync, rmSync} from 'node:fs';
 import Database from 'better-sqlite3';
 import {afterEach, beforeEach, expect, test} from 'vitest';
 import {ChangeLog} from '../../src/change-streamer/index.js';
-import {createTestDatabase, type TestDatabase} from '../support/pg.js';
-import {
-  createZcacheNode,
-  waitForReplicaToEqualUpstream,
-  type TableToCompare,
-  type ZcacheNode,
-} from '../support/zcache-process.js';
+import {createItemNode, ITEM, type ItemNode} from '../support/item-node.js';
+import type {TestDatabase} from '../support/pg.js';
+import {waitForReplicaToEqualUpstream, type ZcacheNode} from '../support/zcache-process.js';
 
 /**
  * What a power loss can leave behind: a replica file older than what zcache had applied (its last
  * commits never reached the disk), possibly older than what the change log still holds after
  * purging. zcache must notice on restart and recover on its own — never resume across the gap.
  */
-const ITEM: TableToCompare = {
-  upstream: 'item',
-  replica: 'item',
-  columns: {id: 'number', v: 'text'},
-  key: ['id'],
-};
 
 let db: TestDatabase;
 let node: ZcacheNode;
+let fixture: ItemNode | undefined;
 beforeEach(async () => {
-  db = await createTestDatabase('power_loss');
-  await db.sql.unsafe(`
-    CREATE TABLE item (id int PRIMARY KEY, v text);
-    INSERT INTO item SELECT g, 'v' || g FROM generate_series(1, 200) g;`);
-  node = await createZcacheNode({upstreamUrl: db.url});
+  fixture = await createItemNode('power_loss', 200);
+  ({db, node} = fixture);
 });
 afterEach(async () => {
-  await node?.close();
-  await db?.drop();
+  await fixture?.close();
 });
 
 /** A consistent copy of the replica as it is now (SQLite's online backup). */

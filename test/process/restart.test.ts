@@ -1,13 +1,12 @@
 import {existsSync, rmSync, statSync} from 'node:fs';
 import {afterEach, beforeEach, expect, test} from 'vitest';
-import {createTestDatabase, type TestDatabase} from '../support/pg.js';
+import {createItemNode, ITEM, type ItemNode} from '../support/item-node.js';
+import type {TestDatabase} from '../support/pg.js';
 import {
-  createZcacheNode,
   replicaConfig,
   upstreamPosition,
   waitForReplicaToEqualUpstream,
   waitForStateVersion,
-  type TableToCompare,
   type ZcacheNode,
 } from '../support/zcache-process.js';
 
@@ -17,25 +16,15 @@ import {
  * and under a stream of small transactions the replica's WAL file stays bounded.
  */
 
-const ITEM: TableToCompare = {
-  upstream: 'item',
-  replica: 'item',
-  columns: {id: 'number', v: 'text'},
-  key: ['id'],
-};
-
 let db: TestDatabase;
 let node: ZcacheNode;
+let fixture: ItemNode | undefined;
 beforeEach(async () => {
-  db = await createTestDatabase('restart');
-  await db.sql.unsafe(`
-    CREATE TABLE item (id int PRIMARY KEY, v text);
-    INSERT INTO item SELECT g, 'v' || g FROM generate_series(1, 100) g;`);
-  node = await createZcacheNode({upstreamUrl: db.url});
+  fixture = await createItemNode('restart', 100);
+  ({db, node} = fixture);
 });
 afterEach(async () => {
-  await node?.close();
-  await db?.drop();
+  await fixture?.close();
 });
 
 async function shardSlots(): Promise<string[]> {

@@ -1,10 +1,9 @@
 import {afterEach, beforeEach, expect, test} from 'vitest';
-import {createTestDatabase, type TestDatabase} from '../support/pg.js';
+import {createItemNode, ITEM, type ItemNode} from '../support/item-node.js';
+import type {TestDatabase} from '../support/pg.js';
 import {
-  createZcacheNode,
   replicaConfig,
   waitForReplicaToEqualUpstream,
-  type TableToCompare,
   type ZcacheNode,
 } from '../support/zcache-process.js';
 
@@ -13,25 +12,16 @@ import {
  * invalidating it): zcache says so and stops, and started again it resyncs on a new slot and ends
  * equal to upstream — nothing written meanwhile is lost.
  */
-const ITEM: TableToCompare = {
-  upstream: 'item',
-  replica: 'item',
-  columns: {id: 'number', v: 'text'},
-  key: ['id'],
-};
 
 let db: TestDatabase;
 let node: ZcacheNode;
+let fixture: ItemNode | undefined;
 beforeEach(async () => {
-  db = await createTestDatabase('slot_lost');
-  await db.sql.unsafe(`
-    CREATE TABLE item (id int PRIMARY KEY, v text);
-    INSERT INTO item SELECT g, 'v' || g FROM generate_series(1, 100) g;`);
-  node = await createZcacheNode({upstreamUrl: db.url});
+  fixture = await createItemNode('slot_lost', 100);
+  ({db, node} = fixture);
 });
 afterEach(async () => {
-  await node?.close();
-  await db?.drop();
+  await fixture?.close();
 });
 
 test('a replication slot dropped under zcache: it stops with the reason, and restarted resyncs to equal', async () => {
