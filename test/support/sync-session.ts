@@ -25,7 +25,7 @@ export class SyncSession {
     ws.on('error', () => {});
   }
 
-  /** Connects (v44) and resolves once the server said `connected`. */
+  /** Connects (v44) and resolves once the server said `connected` (or refused with an error). */
   static async open(
     port: number,
     params: {clientGroupID: string; clientID: string; authToken?: string; baseCookie?: string},
@@ -40,7 +40,8 @@ export class SyncSession {
     const protocol = encodeSecProtocols(params.authToken ? {authToken: params.authToken} : {});
     const ws = new WebSocket(`ws://127.0.0.1:${port}/sync/v44/connect?${q}`, [protocol]);
     const session = new SyncSession(ws);
-    await session.next((m) => m[0] === 'connected', 20_000);
+    // A refused connection gets its error instead of `connected`.
+    await session.next((m) => m[0] === 'connected' || m[0] === 'error', 20_000);
     return session;
   }
 
@@ -50,6 +51,12 @@ export class SyncSession {
 
   send(message: unknown): void {
     this.#ws.send(JSON.stringify(message));
+  }
+
+  /** The first message received so far that satisfies `test`, else the next one (see next). */
+  first(test: (m: SyncMessage) => boolean, timeoutMs: number): Promise<SyncMessage> {
+    const seen = this.messages.find(test);
+    return seen ? Promise.resolve(seen) : this.next(test, timeoutMs);
   }
 
   /** The next message (from now on) that satisfies `test`; rejects after `timeoutMs`. */
