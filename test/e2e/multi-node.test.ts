@@ -290,6 +290,32 @@ test('S3 unreachable for a while: replication goes on, the backup resumes, nothi
   view.destroy();
 }, 90_000);
 
+test('S3 unreachable while a new view-syncer restores: it says so, retries, and serves once S3 is back', async () => {
+  await db.sql`INSERT INTO item VALUES (5500, 'before the restore')`;
+  await s3.stop();
+  const node = await createZcacheNode({
+    upstreamUrl: db.url,
+    env: {
+      ZERO_CHANGE_STREAMER_URI: `ws://127.0.0.1:${changeStreamerPort}`,
+      ZCACHE_CHANGE_STREAMER_SECRET: CHANGE_STREAMER_SECRET,
+      ZERO_LITESTREAM_ENDPOINT: s3.endpoint,
+      ...s3.env,
+    },
+  });
+  viewSyncers.push(node);
+  const proc = node.start();
+  try {
+    await proc.waitForLine(/cannot restore: .*retrying in/, {timeoutMs: 60_000});
+  } finally {
+    await s3.start();
+  }
+  await proc.waitForLine(/zcache ready/, {timeoutMs: 90_000});
+  await db.sql`INSERT INTO item VALUES (5501, 'after the restore')`;
+  await eventually(() =>
+    expectReplicaEqualsUpstream(db.sql, node.replicaFile, ITEM, ITEM_COLUMNS, ['id']),
+  );
+}, 180_000);
+
 test("the manager's replica and backup deleted: it resyncs, and the view-syncers recover", async () => {
   const view = clientOn('balancer', 'resync').query.item.orderBy('id', 'asc').materialize();
   await eventually(async () => expect(view.data.map((r) => r.id)).toEqual(await upstreamIds()));
