@@ -4,6 +4,8 @@ import type {ChangeSource} from '../replication/pg-change-source.js';
 import type {LexiVersion} from '../shared/lexi-version.js';
 import type {Logger} from '../shared/log.js';
 import type {ChangeLog} from './change-log.js';
+import {Backoff, seconds, sleepUnlessAborted, type BackoffOptions} from '../shared/backoff.js';
+import {connectionLossReason, isConnectionLoss} from '../shared/connection-loss.js';
 import {WatermarkSignal} from './watermark-signal.js';
 
 /**
@@ -23,9 +25,24 @@ import {WatermarkSignal} from './watermark-signal.js';
  * still acked only after the store — it only lets the replica run ahead of the log; after a crash
  * upstream replays whatever the log lacks (see ReplicationNode's resume rule). An arrival
  * subscriber that falls MAX_BUFFERED behind holds up streaming instead of dropping to the log.
+ *
+ * Outages: `run` may be called again with a new source after the previous one failed (see
+ * upstream-reconnector.ts); transactions that arrived before are not taken twice (deduplicated by
+ * watermark), and a transaction cut off mid-way is dropped whole. When ZERO_CHANGE_DB cannot be
+ * reached, the storer keeps its batch and retries with back-off (a store whose outcome is unknown
+ * is checked against the log's lastWatermark first), while arrivals pile up to MAX_PENDING and then
+ * hold up the source; a subscriber's catch-up read from the log is retried the same way. Nothing is
+ * acked upstream meanwhile. Only `signal` (the node stopping) ends the retries.
  */
 type StoredTx = {watermark: LexiVersion; changes: DataChange[]};
 type PendingTx = StoredTx & {commit: Extract<SourceEvent, {type: 'commit'}>};
+
+export interface ChangeStreamerOptions {
+  /** Aborts retries (the node is stopping). */
+  signal?: AbortSignal;
+  /** Back-off of retries against ZERO_CHANGE_DB. */
+  retry?: BackoffOptions;
+}
 
 const MAX_PENDING = 1000;
 const MAX_BUFFERED = 10_000;
@@ -52,21 +69,44 @@ export class ChangeStreamer {
   #inFlight: PendingTx[] = [];
   #storing: Promise<void> | null = null;
   #storeError: unknown;
+  /** The newest transaction taken from a source (stored, or pending in memory). */
+  #lastArrived: LexiVersion;
+  /** The source of the current `run`: stored commits are acked to it. */
+  #source: ChangeSource | undefined;
+  readonly #opts: ChangeStreamerOptions;
 
-  constructor(changeLog: ChangeLog, lastWatermark: LexiVersion, logger: Logger) {
+  constructor(
+    changeLog: ChangeLog,
+    lastWatermark: LexiVersion,
+    logger: Logger,
+    opts: ChangeStreamerOptions = {},
+  ) {
     this.#log = changeLog;
     this.#logger = logger;
     this.#stored = new WatermarkSignal(lastWatermark);
+    this.#lastArrived = lastWatermark;
+    this.#opts = opts;
   }
 
   get lastStored(): LexiVersion {
     return this.#stored.current;
   }
 
-  /** Runs until the source ends or fails (the error propagates). */
+  /**
+   * The newest transaction taken from upstream: a source opened after a failure may start after
+   * the log's lastStored (upstream replays from its own acked position anyway).
+   */
+  get lastArrived(): LexiVersion {
+    return this.#lastArrived;
+  }
+
+  /**
+   * Runs until the source ends or fails (the error propagates). May be called again with a new
+   * source once the previous run has returned.
+   */
   async run(source: ChangeSource): Promise<void> {
     let tx: StoredTx | null = null;
-    let lastSeen = this.#stored.current;
+    this.#source = source;
     for await (const ev of source) {
       if (this.#storeError) throw this.#storeError;
       if (ev.type === 'status') {
@@ -85,17 +125,17 @@ export class ChangeStreamer {
             `change-streamer: commit ${ev.watermark} does not match begin ${tx?.watermark}`,
           );
         }
-        if (tx.watermark <= lastSeen) {
+        if (tx.watermark <= this.#lastArrived) {
           // Replayed after a restart whose ack had not reached upstream: already stored.
           this.#logger.debug(
             `change-streamer: skipping already stored transaction ${tx.watermark}`,
           );
           if (!this.#storing && this.#pending.length === 0) source.ack(ev);
         } else {
-          lastSeen = tx.watermark;
+          this.#lastArrived = tx.watermark;
           this.#pending.push({...tx, commit: ev});
           this.#arrived(tx);
-          this.#kickStorer(source);
+          this.#kickStorer();
           if (this.#pending.length >= MAX_PENDING) await this.#storing;
           while (this.#arrivalBacklog() >= MAX_BUFFERED) {
             await new Promise<void>((r) => this.#drainWaiters.push(r));
@@ -108,18 +148,30 @@ export class ChangeStreamer {
     if (this.#storeError) throw this.#storeError;
   }
 
-  #kickStorer(source: ChangeSource): void {
+  #kickStorer(): void {
     if (this.#storing) return;
     this.#storing = (async () => {
+      const backoff = new Backoff(this.#opts.retry);
       try {
         while (this.#pending.length > 0) {
           const batch = this.#pending;
           this.#pending = [];
           this.#inFlight = batch;
-          await this.#log.storeMany(batch);
+          try {
+            await this.#log.storeMany(batch);
+          } catch (e) {
+            if (!isConnectionLoss(e) || this.#opts.signal?.aborted) throw e;
+            // Unknown whether it committed: put back what the log does not have, and retry.
+            await this.#waitForChangeDb(e, backoff);
+            this.#pending = [...(await this.#unstored(batch)), ...this.#pending];
+            this.#inFlight = [];
+            continue;
+          }
+          backoff.reset();
           this.#inFlight = [];
           for (const t of batch) this.#published(t);
-          source.ack(batch[batch.length - 1]!.commit);
+          // Acked to the current source: LSNs are positions in upstream's WAL, not per session.
+          this.#source?.ack(batch[batch.length - 1]!.commit);
         }
       } catch (e) {
         this.#storeError = e;
@@ -127,6 +179,39 @@ export class ChangeStreamer {
         this.#storing = null;
       }
     })();
+  }
+
+  async #waitForChangeDb(e: unknown, backoff: Backoff): Promise<void> {
+    const wait = backoff.next();
+    this.#logger.warn(
+      `change log: ZERO_CHANGE_DB unreachable (${connectionLossReason(e)}): retrying in ` +
+        `${seconds(wait)} (attempt ${backoff.attempts}); ` +
+        `${this.#pending.length + this.#inFlight.length} transactions wait, upstream is not acked`,
+    );
+    await sleepUnlessAborted(wait, this.#opts.signal);
+  }
+
+  /** The transactions of `batch` that the log does not hold (a failed store may have committed). */
+  async #unstored(batch: PendingTx[]): Promise<PendingTx[]> {
+    for (;;) {
+      this.#opts.signal?.throwIfAborted();
+      try {
+        const state = await this.#log.state();
+        const last = state?.lastWatermark ?? this.#stored.current;
+        const stored = batch.filter((t) => t.watermark <= last);
+        if (stored.length) {
+          this.#logger.info(
+            `change log: the failed store of ${stored.length} transactions had committed`,
+          );
+          for (const t of stored) this.#published(t);
+          this.#source?.ack(stored[stored.length - 1]!.commit);
+        }
+        return batch.filter((t) => t.watermark > last);
+      } catch (e) {
+        if (!isConnectionLoss(e)) throw e;
+        await sleepUnlessAborted(1_000, this.#opts.signal);
+      }
+    }
   }
 
   #published(t: PendingTx): void {
@@ -202,20 +287,41 @@ export class ChangeStreamer {
     }
   }
 
-  /** Every stored transaction after `after`, then each new one as it is stored, until `signal` aborts. */
+  /**
+   * Every stored transaction after `after`, then each new one as it is stored, until `signal`
+   * aborts. A catch-up read that loses ZERO_CHANGE_DB is retried from the last whole transaction
+   * (after a `rollback` if it stopped inside one).
+   */
   async *subscribe(after: LexiVersion, signal: AbortSignal): AsyncGenerator<ChangeStreamMessage> {
     const sub: LiveSubscriber = {buffer: [], overflowed: true};
     this.#live.add(sub);
     let position = after;
+    const backoff = new Backoff(this.#opts.retry);
     try {
       while (!signal.aborted) {
         if (sub.overflowed) {
           // Catch up from the log; transactions stored meanwhile also land in the buffer.
           sub.overflowed = false;
           sub.buffer = [];
-          for await (const msg of this.#log.readAfter(position)) {
-            yield msg;
-            if (msg[0] === 'commit') position = msg[2].watermark;
+          let inTransaction = false;
+          try {
+            for await (const msg of this.#log.readAfter(position)) {
+              inTransaction = msg[0] !== 'commit';
+              yield msg;
+              if (msg[0] === 'commit') position = msg[2].watermark;
+            }
+            backoff.reset();
+          } catch (e) {
+            if (!isConnectionLoss(e) || signal.aborted) throw e;
+            if (inTransaction) yield ['rollback', {tag: 'rollback'}];
+            const wait = backoff.next();
+            this.#logger.warn(
+              `change log: reading after ${position} failed, ZERO_CHANGE_DB unreachable ` +
+                `(${connectionLossReason(e)}): retrying in ${seconds(wait)}`,
+            );
+            await sleepUnlessAborted(wait, signal);
+            sub.overflowed = true;
+            continue;
           }
         }
         while (sub.buffer.length > 0 && !sub.overflowed) {

@@ -2,6 +2,7 @@ import {existsSync, rmSync} from 'node:fs';
 import type postgres from 'postgres';
 import {ChangeLog, type ChangeLogState} from '../change-streamer/change-log.js';
 import {ChangeStreamer} from '../change-streamer/change-streamer.js';
+import {followUpstream} from '../change-streamer/upstream-reconnector.js';
 import {installDdlTriggers} from '../replication/ddl-triggers.js';
 import {initialSync} from '../replication/initial-sync.js';
 import {startPgChangeSource, type ChangeSource} from '../replication/pg-change-source.js';
@@ -26,6 +27,7 @@ import {
 } from '../replica/replica-file.js';
 import {ChangeApplier} from '../replicator/change-applier.js';
 import {Replicator} from '../replicator/replicator.js';
+import type {BackoffOptions} from '../shared/backoff.js';
 import type {Logger} from '../shared/log.js';
 
 /**
@@ -55,6 +57,8 @@ export interface ReplicationNodeOptions {
    * the slot will replay everything after the replica.
    */
   replicaFollows?: 'stored' | 'arrivals';
+  /** Back-off of reconnects to upstream and retries against ZERO_CHANGE_DB. */
+  retry?: BackoffOptions;
   /** Substitute the upstream change source (tests inject faults here). */
   changeSource?: (opts: {
     slot: string;
@@ -216,7 +220,11 @@ function run(
     publications: string[];
   },
 ): ReplicationNode {
-  const streamer = new ChangeStreamer(s.changeLog, s.state.lastWatermark, log);
+  const abort = new AbortController();
+  const streamer = new ChangeStreamer(s.changeLog, s.state.lastWatermark, log, {
+    signal: abort.signal,
+    retry: opts.retry,
+  });
   const applier = new ChangeApplier(s.replica, readStateVersion(s.replica)!);
   let lastPurge = 0;
   const replicator: Replicator = new Replicator(s.replica, applier, log, {
@@ -229,7 +237,6 @@ function run(
       s.changeLog.purgeBefore(durable).catch((e) => log.warn('change log purge failed', e));
     },
   });
-  const abort = new AbortController();
   const sourceFactory =
     opts.changeSource ??
     ((o) =>
@@ -240,12 +247,15 @@ function run(
         log,
         ...o,
       }));
-  const sourceReady = sourceFactory({
-    slot: s.config.slot,
-    publications: s.publications,
-    after: s.state.lastWatermark,
+  // Lost upstream connections are retried; only what retrying cannot fix ends `streaming`.
+  const streaming = followUpstream({
+    streamer,
+    openSource: (after) =>
+      sourceFactory({slot: s.config.slot, publications: s.publications, after}),
+    log,
+    signal: abort.signal,
+    retry: opts.retry,
   });
-  const streaming = sourceReady.then((source) => streamer.run(source));
   const replicating = replicator.run(
     opts.replicaFollows === 'arrivals'
       ? streamer.subscribeArrivals(applier.stateVersion, abort.signal)
@@ -262,8 +272,7 @@ function run(
   );
   const stop = async () => {
     stopping = true;
-    abort.abort();
-    await (await sourceReady.catch(() => undefined))?.close();
+    abort.abort(); // closes the current source, ends retries and the replicator's subscription
     await Promise.allSettled([streaming, replicating]);
     s.replica.close();
     await s.upstream.end({timeout: 2});

@@ -1,6 +1,7 @@
 import type {Duplex} from 'node:stream';
 import postgres from 'postgres';
 import {bigIntToLsn} from '../../shared/lsn.js';
+import {ConnectionLostError, isConnectionLoss} from '../../shared/connection-loss.js';
 import {silentLogger, type Logger} from '../../shared/log.js';
 import {describeUrl, TEXT_FORMAT_SESSION} from '../upstream-connection.js';
 import {
@@ -35,7 +36,8 @@ export interface ReplicationMessage {
  * - Iterating yields the server's pgoutput messages in order. It can be iterated once; leaving the
  *   loop early closes the stream.
  * - Iteration ends normally only after `close()`. Any other end (server error, slot in use, lost
- *   connection, undecodable message) makes the iterator throw an Error starting "replication stream:".
+ *   connection, undecodable message) makes the iterator throw an Error starting "replication stream:";
+ *   for a lost or refused connection its cause chain satisfies `isConnectionLoss` (retry later).
  * - `ack(lsn)` confirms that everything up to `lsn` is durable downstream; the server may then free
  *   WAL before it and a restart resumes there. Call it only after that is true. Acks never move
  *   backwards: a smaller LSN than the previous ack throws. An ack after the stream ended is recorded
@@ -132,8 +134,9 @@ class PgReplicationStream implements ReplicationStream {
   ) {
     duplex.on('data', (chunk: Buffer) => this.#onFrame(chunk));
     duplex.on('error', (e: Error) => this.#fail(`connection error on ${where}: ${e.message}`, e));
-    duplex.on('end', () => this.#fail(`server ended the stream on ${where}`));
-    duplex.on('close', () => this.#fail(`connection closed on ${where}`));
+    const lost = (what: string) => new ConnectionLostError(what);
+    duplex.on('end', () => this.#fail(`server ended the stream on ${where}`, lost('ended')));
+    duplex.on('close', () => this.#fail(`connection closed on ${where}`, lost('closed')));
     this.#statusTimer = setInterval(() => this.#sendStatus(), statusIntervalMs);
     this.#statusTimer.unref();
   }
@@ -227,7 +230,9 @@ class PgReplicationStream implements ReplicationStream {
   #fail(problem: string, cause?: unknown): void {
     if (this.#closing || this.#failure) return;
     this.#failure = new Error(`replication stream: ${problem}`, {cause});
-    this.log.error(this.#failure.message);
+    // A lost connection is retried by the caller, which says so; anything else is a fault.
+    if (isConnectionLoss(cause)) this.log.warn(this.#failure.message);
+    else this.log.error(this.#failure.message);
     clearInterval(this.#statusTimer);
     this.#wake();
   }
