@@ -3,4 +3,4 @@
  * each changed row's old image, and signals "version ready".
  */
 export {ChangeApplier} from './change-applier.js';
-export {Replicator} from './replicator.js';
+export {ReplicaVolumeFullError, Replicator} from './replicator.js';

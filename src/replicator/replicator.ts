@@ -29,6 +29,21 @@ export interface ReplicatorOptions {
   now?: () => number;
 }
 
+/** SQLite could not grow the replica (or its WAL): the volume it is on is full. */
+export class ReplicaVolumeFullError extends Error {
+  override name = 'ReplicaVolumeFullError';
+
+  constructor(db: ReplicaDb, cause: unknown) {
+    super(
+      `the replica ${db.name} cannot be written: its volume is full (SQLITE_FULL). The ` +
+        'transaction being applied was rolled back, and the replica holds every one before it. ' +
+        `Free space on the volume of ${db.name} (the replica, its -wal file and a backup copy ` +
+        'need room to grow), then restart zcache: it resumes from the replica',
+      {cause},
+    );
+  }
+}
+
 export class Replicator {
   readonly #db: ReplicaDb;
   readonly #applier: ChangeApplier;
@@ -75,10 +90,17 @@ export class Replicator {
     return () => this.#listeners.delete(l);
   }
 
-  /** Applies messages until the stream ends; a failed transaction is rolled back and rethrown. */
+  /**
+   * Applies messages until the stream ends; a failed transaction is rolled back and rethrown (a
+   * full volume as ReplicaVolumeFullError, which says what to do).
+   */
   async run(stream: AsyncIterable<ChangeStreamMessage>): Promise<void> {
     try {
       for await (const msg of stream) this.#handle(msg);
+    } catch (e) {
+      if ((e as {code?: string}).code === 'SQLITE_FULL')
+        throw new ReplicaVolumeFullError(this.#db, e);
+      throw e;
     } finally {
       this.#applier.abort();
     }
