@@ -72,7 +72,10 @@ test('the replica volume full: zcache stops naming the replica file and what to 
     replica.close();
   }
   const second = await node.startAndWaitStreaming();
-  expect(second.lines.some((l) => /resuming replica/.test(l)), second.describe()).toBe(true);
+  expect(
+    second.lines.some((l) => /resuming replica/.test(l)),
+    second.describe(),
+  ).toBe(true);
   await db.sql`UPDATE item SET v = 'after the disk was freed' WHERE id <= 10`;
   await waitForReplicaToEqualUpstream(db.sql, node.replicaFile, [ITEM], 60_000);
 }, 180_000);
