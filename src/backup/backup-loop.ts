@@ -6,7 +6,7 @@ import {
   type BackupManifest,
 } from './backup-manifest.js';
 import type {ObjectStore} from './object-store.js';
-import {backUpReplica, type BackUpOptions} from './replica-snapshot.js';
+import {backUpReplica, removeAbandonedBackupWork, type BackUpOptions} from './replica-snapshot.js';
 
 /**
  * Backs the replica up every `intervalMs`, and on demand. At most one backup runs at a time; a
@@ -118,7 +118,10 @@ export class ReplicaBackupLoop {
       const replicaVersion = readReplicationConfig(db)?.replicaVersion;
       const stateVersion = readStateVersion(db);
       if (!replicaVersion || !stateVersion) return null;
-      if (!this.#checkedPublished) await this.#adoptPublished(replicaVersion, stateVersion);
+      if (!this.#checkedPublished) {
+        await this.#removeAbandonedWork();
+        await this.#adoptPublished(replicaVersion, stateVersion);
+      }
       const last = this.#lastManifest;
       if (last?.replicaVersion === replicaVersion) {
         if (last.watermark === stateVersion) return last;
@@ -141,6 +144,14 @@ export class ReplicaBackupLoop {
     } catch (e) {
       this.#log.warn(`backup: backing up the replica to ${store.location} failed:`, e);
       throw e;
+    }
+  }
+
+  /** What a backup killed mid-way (by a crash of this process) left beside the replica. */
+  async #removeAbandonedWork(): Promise<void> {
+    const removed = await removeAbandonedBackupWork(this.#opts.db, this.#opts.backup?.tmpDir);
+    if (removed.length) {
+      this.#log.info(`backup: removed the working copies of interrupted backups: ${removed}`);
     }
   }
 

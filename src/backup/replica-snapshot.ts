@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto';
 import {createReadStream, createWriteStream} from 'node:fs';
-import {mkdir, mkdtemp, open, rename, rm, unlink} from 'node:fs/promises';
+import {mkdir, mkdtemp, open, readdir, rename, rm, unlink} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {Transform, type TransformCallback} from 'node:stream';
@@ -70,7 +70,7 @@ export async function backUpReplica(
   const log = opts.log ?? silentLogger;
   if (db.inTransaction) throw new Error('backup: the replica connection is inside a transaction');
   const started = Date.now();
-  const work = await mkdtemp(path.join(opts.tmpDir ?? dirOf(db), '.zcache-backup-'));
+  const work = await mkdtemp(path.join(opts.tmpDir ?? dirOf(db), WORK_PREFIX));
   try {
     const copy = path.join(work, 'replica.db');
     const before = readStateVersion(db);
@@ -107,6 +107,20 @@ export async function backUpReplica(
   } finally {
     await rm(work, {recursive: true, force: true});
   }
+}
+
+const WORK_PREFIX = '.zcache-backup-';
+
+/**
+ * Deletes the working folders (a copy of the replica and its gzip) of backups that a killed
+ * process left beside the replica, and returns their names; each is as large as the replica, so
+ * repeated crashes mid-backup would fill the volume. Only while no backup of this replica runs.
+ */
+export async function removeAbandonedBackupWork(db: ReplicaDb, tmpDir?: string): Promise<string[]> {
+  const dir = tmpDir ?? dirOf(db);
+  const abandoned = (await readdir(dir)).filter((f) => f.startsWith(WORK_PREFIX));
+  for (const f of abandoned) await rm(path.join(dir, f), {recursive: true, force: true});
+  return abandoned;
 }
 
 function dirOf(db: ReplicaDb): string {
