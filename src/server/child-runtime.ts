@@ -1,5 +1,6 @@
 import {parseConfig, type ZeroConfig} from '../config/index.js';
 import {createLogger, type Logger} from '../shared/log.js';
+import {guardClosedSocketWrites} from './closed-socket-write-guard.js';
 import {isIpcMessage, type ChildToSupervisor, type SupervisorToWorker} from './ipc-messages.js';
 
 /**
@@ -45,6 +46,7 @@ export function startChildRuntime(
   // The supervisor already reported deprecated options; children stay quiet about them.
   const config = parseConfig([], process.env, {warn: () => {}});
   const log = createLogger(config.log.level, config.log.format).withContext(context);
+  guardClosedSocketWrites(log);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => log.debug(`${signal} ignored: the supervisor stops this process`));
   }
