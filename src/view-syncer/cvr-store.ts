@@ -1,5 +1,7 @@
 import type postgres from 'postgres';
 import type {ShardId} from '../replication/shard-names.js';
+import {ConnectionLostError, isConnectionLoss} from '../shared/connection-loss.js';
+import {droppedWriteAfter} from '../shared/postgres-dropped-writes.js';
 import {cvrSchemaIdent} from './cvr-schema.js';
 import {
   desiresByClient,
@@ -310,22 +312,26 @@ export class CVRStore {
     durable = false,
   ): Promise<void> {
     const tx = await this.#sql.reserve();
+    const lost = droppedWriteAfter(`CVR of client group ${this.#clientGroupID}: transaction`);
     try {
       const opening = [tx.unsafe('BEGIN ISOLATION LEVEL READ COMMITTED')];
       if (this.#asyncCommit && !durable)
         opening.push(tx.unsafe('SET LOCAL synchronous_commit TO OFF'));
       const sent = [...opening, ...statements(tx)].map((q) => q.execute());
-      const settled = await Promise.allSettled(sent);
+      const settled = await Promise.race([Promise.allSettled(sent), lost.dropped]);
       try {
         const failed = settled.find((r) => r.status === 'rejected');
         if (failed) throw (failed as PromiseRejectedResult).reason;
         check(settled.slice(opening.length).map((r) => (r as PromiseFulfilledResult<never>).value));
       } catch (e) {
-        await tx.unsafe('ROLLBACK');
+        // A lost connection rolled back on the server; a ROLLBACK sent on it would never settle.
+        if (!isConnectionLoss(e))
+          await Promise.race([endTransaction(tx, 'ROLLBACK'), lost.dropped]);
         throw e;
       }
-      await tx.unsafe('COMMIT');
+      await Promise.race([endTransaction(tx, 'COMMIT'), lost.dropped]);
     } finally {
+      lost.cancel();
       tx.release();
     }
   }
@@ -370,6 +376,7 @@ export class CVRStore {
     const params = [this.#clientGroupID, versionString(upTo)];
     if (afterCookie !== null) params.push(afterCookie);
     const conn = await this.#sql.reserve();
+    let lost = false;
     try {
       await conn.unsafe('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const rows = conn.unsafe<RowsRow[]>(
@@ -380,10 +387,13 @@ export class CVRStore {
         PREPARED,
       );
       for await (const batch of rows.cursor(batchSize)) yield batch.map(rowFromRow);
+    } catch (e) {
+      lost = isConnectionLoss(e);
+      throw e;
     } finally {
       // Read-only: ending with ROLLBACK loses nothing, also when the caller stopped early. A
       // failure here means the connection is gone, which postgres.js replaces.
-      await conn.unsafe('ROLLBACK').catch(() => undefined);
+      if (!lost) await endTransaction(conn, 'ROLLBACK').catch(() => undefined);
       conn.release();
     }
   }
@@ -465,4 +475,33 @@ export async function purgeInactive(
     );
     return ids.length;
   });
+}
+
+/**
+ * How long COMMIT or ROLLBACK may take before the connection is taken for lost. postgres.js 3.4.9
+ * drops a write queued on a reserved connection that Postgres has just closed
+ * (see server/closed-socket-write-guard.ts), and the statement would then never settle.
+ */
+const END_TRANSACTION_DEADLINE_MS = 15_000;
+
+async function endTransaction(tx: postgres.ReservedSql, statement: 'COMMIT' | 'ROLLBACK') {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new ConnectionLostError(
+            `CVR store: ${statement} did not settle within ${END_TRANSACTION_DEADLINE_MS} ms; ` +
+              'the connection to ZERO_CVR_DB is taken for lost (the outcome of a COMMIT is unknown ' +
+              'until the CVR is loaded again)',
+          ),
+        ),
+      END_TRANSACTION_DEADLINE_MS,
+    );
+  });
+  try {
+    await Promise.race([tx.unsafe(statement), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -2,6 +2,7 @@ import type {AST} from '../protocol/ast.js';
 import {astLimitProblem, DEFAULT_AST_LIMITS, type AstLimits} from '../protocol/ast-limits.js';
 import type {DownstreamMessage, ErroredQuery, SchemaVersions} from '../protocol/sync-down.js';
 import {ProtocolError} from '../protocol/sync-errors.js';
+import {connectionLossReason, isConnectionLoss} from '../shared/connection-loss.js';
 import type {ClientSchema, InitConnectionBody, UpQueryOp} from '../protocol/sync-up-queries.js';
 import {cachedStatement, openReplica, type ReplicaDb} from '../replica/replica-file.js';
 import type {RowChangeWindow} from '../replica/row-change-window.js';
@@ -302,7 +303,8 @@ export class ViewSyncer {
         await work();
       } catch (e) {
         this.#fail(e);
-        throw e;
+        // The requesting client backs off and reconnects too, instead of pausing on `Internal`.
+        throw isConnectionLoss(e) ? cvrUnreachable() : e;
       }
     });
     this.#work = run.catch(() => {});
@@ -324,13 +326,31 @@ export class ViewSyncer {
       const err = ProtocolError.of('ClientNotFound', 'Client group was purged due to inactivity');
       for (const c of this.#clients.values()) c.close(err);
       this.#clients.clear();
-    } else if (this.#cvr && !this.#stopped) {
+    } else if (isConnectionLoss(e)) {
+      // ZERO_CVR_DB went away (restart, outage): what was flushed is all that counts. Every
+      // client reconnects after a back-off and the group reloads its CVR; until the database is
+      // back, each reconnect is answered the same way. Otherwise clients would wait for pokes
+      // that a group without its CVR never sends.
+      this.#o.log.warn(
+        `group ${this.#o.clientGroupID}: ZERO_CVR_DB unreachable (${connectionLossReason(e)}); ` +
+          'its clients reconnect after a back-off and the CVR is reloaded',
+      );
+      const err = cvrUnreachable();
+      for (const c of this.#clients.values()) c.close(err);
+      this.#clients.clear();
+      this.#dropLoadedState();
+    } else {
       // Unknown failure mid-step: the in-memory CVR may have diverged from the store; drop it so
       // the next request reloads what was last flushed.
-      this.#driver.destroy();
-      this.#db.close();
-      this.#cvr = undefined;
+      this.#dropLoadedState();
     }
+  }
+
+  #dropLoadedState(): void {
+    if (!this.#cvr || this.#stopped) return;
+    this.#driver.destroy();
+    this.#db.close();
+    this.#cvr = undefined;
   }
 
   async #ensureLoaded(): Promise<void> {
@@ -430,6 +450,8 @@ export class ViewSyncer {
   }
 
   async #step(config?: ConfigChange, clientAdded = false): Promise<void> {
+    // Work queued before a failure dropped the loaded CVR (e.g. ZERO_CVR_DB went away) reloads it.
+    await this.#ensureLoaded();
     const slices = this.#slices.beginStep();
     try {
       await this.#stepIn(slices, config, clientAdded);
@@ -730,4 +752,13 @@ function normalize(s: ClientSchema): unknown {
         .map((c) => [c, s.tables[t]!.columns[c]!.type]),
       [...s.tables[t]!.primaryKey].sort(),
     ]);
+}
+
+/** What a client is told while the group's CVR cannot be read or written: back off, reconnect. */
+function cvrUnreachable(): ProtocolError {
+  return ProtocolError.of(
+    'ServerOverloaded',
+    'zcache cannot reach its CVR database right now; reconnect after a back-off',
+    {minBackoffMs: 1000},
+  );
 }
