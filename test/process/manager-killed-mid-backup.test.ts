@@ -29,19 +29,23 @@ async function startHoldingProxy(port: number) {
   const server = net.createServer((client) => {
     const upstream = net.connect(port, '127.0.0.1');
     sockets.add(client).add(upstream);
-    let holding = false;
+    // Counting from a snapshot PUT's first bytes (its body may follow a 100-continue), then
+    // stopped once 64 KiB of it went through: the upload never completes.
+    let counting = false;
+    let stopped = false;
     let forwarded = 0;
     client.on('data', (chunk) => {
-      if (holding) return; // dropped: the upload never completes
-      if (armed && /^PUT \S*\/snapshots\//.test(chunk.toString('latin1', 0, 200))) {
+      if (stopped) return;
+      if (armed && /(^|\r\n)PUT \S*\/snapshots\//.test(chunk.toString('latin1', 0, 400))) {
         armed = false;
-        holding = true;
-        forwarded = 0;
+        counting = true;
       }
       upstream.write(chunk);
-      if (!holding) return;
+      if (!counting) return;
       forwarded += chunk.length;
-      if (forwarded >= 64 * 1024) onHeld();
+      if (forwarded < 64 * 1024) return;
+      stopped = true;
+      onHeld();
     });
     upstream.on('data', (chunk) => client.write(chunk));
     const close = () => (client.destroy(), upstream.destroy());
@@ -54,7 +58,10 @@ async function startHoldingProxy(port: number) {
     /** Resolves once the next snapshot upload is held with 64 KiB of it forwarded. */
     holdNextSnapshotUpload(): Promise<void> {
       armed = true;
-      return new Promise((resolve) => (onHeld = resolve));
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no snapshot upload within 60 s')), 60_000);
+        onHeld = () => (clearTimeout(timer), resolve());
+      });
     },
     async close() {
       for (const s of sockets) s.destroy();
