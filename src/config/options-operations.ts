@@ -167,7 +167,9 @@ export const LITESTREAM_OPTIONS = [
     integer: true,
     min: 1,
     default: 16 * 1024 * 1024,
-    help: 'Bytes per snapshot part. Backup and restore use up to concurrency * size bytes of memory.',
+    help:
+      'Bytes per part of a snapshot upload; a larger snapshot is uploaded in parts. S3 needs at ' +
+      'least 5 MiB, so a smaller value uses 5 MiB. An upload holds a few parts in memory at once.',
   },
 ] as const satisfies readonly OptionSpec[];
 

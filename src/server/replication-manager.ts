@@ -23,6 +23,8 @@ export interface ReplicationManagerOptions {
   access: ChangeStreamAccess;
   backupURL?: string | undefined;
   backupEndpoint?: string | undefined;
+  /** ZERO_LITESTREAM_MULTIPART_SIZE: a snapshot larger than this is uploaded in parts this size. */
+  backupPartBytes?: number | undefined;
   backupIntervalMs: number;
   /** ZCACHE_CHANGE_LOG_RETENTION_MS: how long the log keeps transactions for absent view-syncers. */
   changeLogRetentionMs: number;
@@ -54,7 +56,11 @@ export async function startReplicationManager(
   const backupDb = o.backupURL ? openReplica(o.replicaFile, {readonly: true}) : undefined;
   const backups = backupDb
     ? new ReplicaBackupLoop({
-        store: new S3ObjectStore({backupURL: o.backupURL!, endpoint: o.backupEndpoint}),
+        store: new S3ObjectStore({
+          backupURL: o.backupURL!,
+          endpoint: o.backupEndpoint,
+          partBytes: o.backupPartBytes,
+        }),
         db: backupDb,
         // Copying a large replica takes seconds: off this thread, replication goes on meanwhile.
         backup: {

@@ -79,6 +79,7 @@ async function startRole(config: ZeroConfig, log: Logger): Promise<RunningRole> 
       },
       backupURL: config.litestream.backupURL,
       backupEndpoint: config.litestream.endpoint,
+      backupPartBytes: config.litestream.multipartSize,
       backupIntervalMs: config.backupIntervalMs,
       changeLogRetentionMs: config.changeLogRetentionMs,
       log,
