@@ -15,6 +15,7 @@ export {BackupStoreError, type ObjectStore, type StoredObject} from './object-st
 export {
   backUpReplica,
   DEFAULT_RETAIN,
+  removeAbandonedRestoreWork,
   restoreReplica,
   type BackUpOptions,
   type RestoreOptions,

@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto';
 import {createReadStream, createWriteStream} from 'node:fs';
-import {mkdir, mkdtemp, open, readdir, rename, rm, unlink} from 'node:fs/promises';
+import {mkdir, mkdtemp, open, rename, rm, unlink} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {Transform, type TransformCallback} from 'node:stream';
@@ -25,6 +25,7 @@ import {
   writeBackupManifest,
   type BackupManifest,
 } from './backup-manifest.js';
+import {removeAbandonedWork, WORK_PREFIXES} from './abandoned-work.js';
 import type {ObjectStore} from './object-store.js';
 import type {SnapshotCopier} from './snapshot-copier.js';
 
@@ -70,7 +71,7 @@ export async function backUpReplica(
   const log = opts.log ?? silentLogger;
   if (db.inTransaction) throw new Error('backup: the replica connection is inside a transaction');
   const started = Date.now();
-  const work = await mkdtemp(path.join(opts.tmpDir ?? dirOf(db), WORK_PREFIX));
+  const work = await mkdtemp(path.join(opts.tmpDir ?? dirOf(db), WORK_PREFIXES.backup));
   try {
     const copy = path.join(work, 'replica.db');
     const before = readStateVersion(db);
@@ -109,18 +110,12 @@ export async function backUpReplica(
   }
 }
 
-const WORK_PREFIX = '.zcache-backup-';
-
 /**
- * Deletes the working folders (a copy of the replica and its gzip) of backups that a killed
- * process left beside the replica, and returns their names; each is as large as the replica, so
- * repeated crashes mid-backup would fill the volume. Only while no backup of this replica runs.
+ * Deletes the working folders of backups that a killed process left beside the replica (or in
+ * `tmpDir`), and returns their names. Only while no backup of this replica runs.
  */
-export async function removeAbandonedBackupWork(db: ReplicaDb, tmpDir?: string): Promise<string[]> {
-  const dir = tmpDir ?? dirOf(db);
-  const abandoned = (await readdir(dir)).filter((f) => f.startsWith(WORK_PREFIX));
-  for (const f of abandoned) await rm(path.join(dir, f), {recursive: true, force: true});
-  return abandoned;
+export function removeAbandonedBackupWork(db: ReplicaDb, tmpDir?: string): Promise<string[]> {
+  return removeAbandonedWork(tmpDir ?? dirOf(db), 'backup');
 }
 
 function dirOf(db: ReplicaDb): string {
@@ -223,7 +218,8 @@ export interface RestoreOptions {
  * Replaces `replicaFile` with the published snapshot and returns its manifest, or returns null
  * (touching nothing) when the store holds no backup. The snapshot is downloaded, checked and
  * unpacked in a folder beside `replicaFile`, and moved into place only when whole and valid, so
- * `replicaFile` is either what it was or the complete snapshot. A backup that is unusable throws
+ * `replicaFile` is either what it was or the complete snapshot (a crash leaves the folder, which
+ * removeAbandonedRestoreWork deletes on the next start). A backup that is unusable throws
  * CorruptBackupError; store failures throw BackupStoreError.
  *
  * Nothing may have `replicaFile` open meanwhile: its -wal and -shm are deleted (a WAL left beside
@@ -238,7 +234,7 @@ export async function restoreReplica(
   const log = opts.log ?? silentLogger;
   const target = path.resolve(replicaFile);
   await mkdir(path.dirname(target), {recursive: true});
-  const work = await mkdtemp(path.join(path.dirname(target), '.zcache-restore-'));
+  const work = await mkdtemp(path.join(path.dirname(target), WORK_PREFIXES.restore));
   try {
     const gz = path.join(work, 'snapshot.db.gz');
     const manifest = await downloadPublished(store, gz, log);
@@ -261,6 +257,15 @@ export async function restoreReplica(
   } finally {
     await rm(work, {recursive: true, force: true});
   }
+}
+
+/**
+ * Deletes the working folders that restores killed mid-way left beside `replicaFile`, and
+ * returns their names. Only before this replica is restored: a running restore's folder would go
+ * too (as would another replica's, were two restored in one folder at once; that one retries).
+ */
+export function removeAbandonedRestoreWork(replicaFile: string): Promise<string[]> {
+  return removeAbandonedWork(path.dirname(path.resolve(replicaFile)), 'restore');
 }
 
 /**

@@ -1,5 +1,10 @@
 import {existsSync} from 'node:fs';
-import {CorruptBackupError, restoreReplica, S3ObjectStore} from '../backup/index.js';
+import {
+  CorruptBackupError,
+  removeAbandonedRestoreWork,
+  restoreReplica,
+  S3ObjectStore,
+} from '../backup/index.js';
 import {
   ChangeStreamRefusedError,
   followChanges,
@@ -53,6 +58,10 @@ const RESTORE_RETRY_MS = 3_000;
 export async function startReplicaFollower(o: ReplicaFollowerOptions): Promise<ReplicaFollower> {
   const log = o.log.withContext({component: 'replica-follower'});
   const abort = new AbortController();
+  // A view-syncer killed mid-restore left its download beside the replica; nothing else would
+  // ever remove it, and no restore of this replica runs yet.
+  const removed = await removeAbandonedRestoreWork(o.replicaFile);
+  if (removed.length) log.info(`removed the working folders of interrupted restores: ${removed}`);
   const {reservation, origin} = await obtainReplica(o, log, abort.signal);
   const replica = openReplica(o.replicaFile);
   const config = readReplicationConfig(replica)!;
