@@ -3,6 +3,8 @@ import type {ChangeStreamMessage, DataChange} from '../protocol/change-stream.js
 import {cdcSchema, pgIdent, type ShardId} from '../replication/shard-names.js';
 import {parseBigIntJSON, stringifyBigIntJSON} from '../shared/bigint-json.js';
 import {assertAdvances, type LexiVersion} from '../shared/lexi-version.js';
+import {inTransaction} from '../shared/pg-transaction.js';
+import {settledOrLost} from '../shared/postgres-dropped-writes.js';
 
 /**
  * The durable change log in ZERO_CHANGE_DB (schema `"{app}_{shard}/cdc"`, fact sheet §6.4): every
@@ -33,6 +35,15 @@ export class ChangeLog {
     this.#schema = pgIdent(cdcSchema(shard));
   }
 
+  /** Every statement runs in here: one whose write postgres.js dropped fails instead of hanging. */
+  #run<T>(what: string, work: () => Promise<T>): Promise<T> {
+    return settledOrLost(`change log: ${what}`, work);
+  }
+
+  #transaction<T>(what: string, work: (tx: postgres.ReservedSql) => Promise<T>): Promise<T> {
+    return inTransaction(this.#sql, `change log: ${what}`, 'ISOLATION LEVEL READ COMMITTED', work);
+  }
+
   async ensureTables(): Promise<void> {
     const s = this.#schema;
     await this.#sql.unsafe(`
@@ -51,9 +62,11 @@ export class ChangeLog {
 
   async state(): Promise<ChangeLogState | null> {
     const s = this.#schema;
-    const rows = await this.#sql.unsafe(
-      `SELECT c."replicaVersion", c."publications", r."lastWatermark"
-         FROM ${s}."replicationConfig" c JOIN ${s}."replicationState" r ON true`,
+    const rows = await this.#run('state', () =>
+      this.#sql.unsafe(
+        `SELECT c."replicaVersion", c."publications", r."lastWatermark"
+           FROM ${s}."replicationConfig" c JOIN ${s}."replicationState" r ON true`,
+      ),
     );
     const r = rows[0] as
       {replicaVersion: string; publications: string[]; lastWatermark: string} | undefined;
@@ -69,7 +82,7 @@ export class ChangeLog {
   /** Starts the log afresh for a new replica (after an initial sync). */
   async reset(replicaVersion: LexiVersion, publications: string[], owner: string): Promise<void> {
     const s = this.#schema;
-    await this.#sql.begin(async (tx) => {
+    await this.#transaction('reset', async (tx) => {
       await tx.unsafe(`TRUNCATE ${s}."changeLog"`);
       await tx.unsafe(
         `INSERT INTO ${s}."replicationConfig" ("replicaVersion","publications","resetRequired","lock") VALUES ($1,$2,false,1)
@@ -97,33 +110,36 @@ export class ChangeLog {
     txs: readonly {watermark: LexiVersion; changes: readonly DataChange[]}[],
   ): Promise<void> {
     if (txs.length === 0) return;
+    await this.#transaction('store', (tx) => this.#storeMany(tx, txs));
+  }
+
+  async #storeMany(
+    tx: postgres.ReservedSql,
+    txs: readonly {watermark: LexiVersion; changes: readonly DataChange[]}[],
+  ): Promise<void> {
     const s = this.#schema;
-    await this.#sql.begin(async (tx) => {
-      const [row] = await tx.unsafe(
-        `SELECT "lastWatermark" FROM ${s}."replicationState" FOR UPDATE`,
+    const [row] = await tx.unsafe(`SELECT "lastWatermark" FROM ${s}."replicationState" FOR UPDATE`);
+    let last = (row as {lastWatermark: string} | undefined)?.lastWatermark;
+    if (last === undefined)
+      throw new Error('change log: not initialised (no replicationState row)');
+    const entries: [string, number, string][] = [];
+    for (const t of txs) {
+      assertAdvances(last, t.watermark, 'change log: store');
+      last = t.watermark;
+      entries.push([t.watermark, 0, '{"tag":"begin"}']);
+      t.changes.forEach((c, i) => entries.push([t.watermark, i + 1, stringifyBigIntJSON(c)]));
+      entries.push([t.watermark, t.changes.length + 1, '{"tag":"commit"}']);
+    }
+    for (let i = 0; i < entries.length; i += FLUSH_ENTRIES) {
+      const batch = entries.slice(i, i + FLUSH_ENTRIES);
+      await tx.unsafe(
+        `INSERT INTO ${s}."changeLog" ("watermark","pos","change")
+         SELECT w, p, c::json FROM unnest($1::text[], $2::int8[], $3::text[]) AS e(w, p, c)`,
+        [batch.map((e) => e[0]), batch.map((e) => e[1]), batch.map((e) => e[2])],
+        PREPARED,
       );
-      let last = (row as {lastWatermark: string} | undefined)?.lastWatermark;
-      if (last === undefined)
-        throw new Error('change log: not initialised (no replicationState row)');
-      const entries: [string, number, string][] = [];
-      for (const t of txs) {
-        assertAdvances(last, t.watermark, 'change log: store');
-        last = t.watermark;
-        entries.push([t.watermark, 0, '{"tag":"begin"}']);
-        t.changes.forEach((c, i) => entries.push([t.watermark, i + 1, stringifyBigIntJSON(c)]));
-        entries.push([t.watermark, t.changes.length + 1, '{"tag":"commit"}']);
-      }
-      for (let i = 0; i < entries.length; i += FLUSH_ENTRIES) {
-        const batch = entries.slice(i, i + FLUSH_ENTRIES);
-        await tx.unsafe(
-          `INSERT INTO ${s}."changeLog" ("watermark","pos","change")
-           SELECT w, p, c::json FROM unnest($1::text[], $2::int8[], $3::text[]) AS e(w, p, c)`,
-          [batch.map((e) => e[0]), batch.map((e) => e[1]), batch.map((e) => e[2])],
-          PREPARED,
-        );
-      }
-      await tx.unsafe(`UPDATE ${s}."replicationState" SET "lastWatermark" = $1`, [last], PREPARED);
-    });
+    }
+    await tx.unsafe(`UPDATE ${s}."replicationState" SET "lastWatermark" = $1`, [last], PREPARED);
   }
 
   /**
@@ -136,11 +152,13 @@ export class ChangeLog {
     const s = this.#schema;
     let cursor: [string, number] = [after, Number.MAX_SAFE_INTEGER];
     for (;;) {
-      const rows = (await this.#sql.unsafe(
-        `SELECT "watermark", "pos", "change"::text AS "change" FROM ${s}."changeLog"
-          WHERE ("watermark", "pos") > ($1, $2) ORDER BY "watermark", "pos" LIMIT $3`,
-        [cursor[0], cursor[1], batchSize],
-        PREPARED,
+      const rows = (await this.#run('read', () =>
+        this.#sql.unsafe(
+          `SELECT "watermark", "pos", "change"::text AS "change" FROM ${s}."changeLog"
+            WHERE ("watermark", "pos") > ($1, $2) ORDER BY "watermark", "pos" LIMIT $3`,
+          [cursor[0], cursor[1], batchSize],
+          PREPARED,
+        ),
       )) as unknown as {watermark: string; pos: string; change: string}[];
       // Checked after the read: a purge that ran before or during it shows in purgedThrough.
       const purgedThrough = await this.#purgedThrough();
@@ -160,7 +178,7 @@ export class ChangeLog {
    */
   async purgeBefore(before: LexiVersion): Promise<number> {
     const s = this.#schema;
-    return this.#sql.begin(async (tx) => {
+    return this.#transaction('purge', async (tx) => {
       const [r] = await tx.unsafe(
         `WITH gone AS (DELETE FROM ${s}."changeLog" WHERE "watermark" < $1 RETURNING "watermark")
          SELECT count(*)::int AS n, max("watermark") AS newest FROM gone`,
@@ -189,10 +207,12 @@ export class ChangeLog {
 
   /** The newest watermark purged from the log; null when nothing was. */
   async #purgedThrough(): Promise<LexiVersion | null> {
-    const [r] = await this.#sql.unsafe(
-      `SELECT "purgedThrough" FROM ${this.#schema}."replicationState"`,
-      [],
-      PREPARED,
+    const [r] = await this.#run('purged-through', () =>
+      this.#sql.unsafe(
+        `SELECT "purgedThrough" FROM ${this.#schema}."replicationState"`,
+        [],
+        PREPARED,
+      ),
     );
     return (r as {purgedThrough: string | null} | undefined)?.purgedThrough ?? null;
   }

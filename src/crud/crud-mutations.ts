@@ -4,6 +4,8 @@ import type {CRUDMutation} from '../protocol/sync-up-push.js';
 import type {ReplicaDb} from '../replica/replica-file.js';
 import {pgIdent} from '../replication/shard-names.js';
 import type {Logger} from '../shared/log.js';
+import {isConnectionLoss} from '../shared/connection-loss.js';
+import {inTransaction} from '../shared/pg-transaction.js';
 import {crudStatement, type CrudStatement} from './crud-sql.js';
 import {describeFailureToClient, logUnderErrorId} from './mutation-errors.js';
 import type {MutationRateLimit} from './mutation-rate-limit.js';
@@ -94,8 +96,11 @@ export class CrudMutations {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const errorMode = failure !== undefined;
       try {
-        await this.#o.upstream.begin('isolation level serializable', (tx) =>
-          this.#apply(tx, m, authData, schemaVersion, errorMode),
+        await inTransaction(
+          this.#o.upstream,
+          `crud mutation ${m.clientID}:${m.id}`,
+          'ISOLATION LEVEL SERIALIZABLE',
+          (tx) => this.#apply(tx, m, authData, schemaVersion, errorMode),
         );
         this.#noteCommitted(m.clientID, m.id);
         if (!errorMode || failure === ANSWERED_AS_DENIED) return undefined;
@@ -115,7 +120,9 @@ export class CrudMutations {
         }
         if (e instanceof ProtocolError) throw e;
         if ((e as {code?: string}).code === SERIALIZATION_FAILURE) continue;
-        if (errorMode) throw this.#unreachable(m, e);
+        // Upstream away (or the commit's fate unknown): never recorded as failed, which would
+        // drop a mutation a retry could apply. The client re-sends it; its lmid makes that once.
+        if (errorMode || isConnectionLoss(e)) throw this.#unreachable(m, e);
         attempt--;
         if ((e as {code?: string}).code === UNIQUE_VIOLATION) {
           // The key exists, maybe in a row the client may not read: answered exactly as a write
@@ -145,7 +152,7 @@ export class CrudMutations {
   }
 
   async #apply(
-    tx: postgres.TransactionSql,
+    tx: postgres.ReservedSql,
     m: CRUDMutation,
     authData: unknown,
     schemaVersion: number | undefined,
@@ -171,7 +178,7 @@ export class CrudMutations {
 
   /** Bumps the client's last mutation id; the mutation must be the next one (§7.5). */
   async #confirm(
-    tx: postgres.TransactionSql,
+    tx: postgres.ReservedSql,
     m: CRUDMutation,
     schemaVersion: number | undefined,
   ): Promise<void> {
@@ -195,7 +202,7 @@ export class CrudMutations {
     if (schemaVersion !== undefined) await this.#checkSchemaVersion(tx, schemaVersion);
   }
 
-  async #checkSchemaVersion(tx: postgres.TransactionSql, v: number): Promise<void> {
+  async #checkSchemaVersion(tx: postgres.ReservedSql, v: number): Promise<void> {
     const [range] = await tx.unsafe<{min: number; max: number}[]>(
       `SELECT "minSupportedVersion" AS min, "maxSupportedVersion" AS max
          FROM ${pgIdent(this.#o.appID)}."schemaVersions"`,
@@ -218,7 +225,7 @@ export class CrudMutations {
     return ProtocolError.of(
       'ServerOverloaded',
       `zcache could not apply mutation ${m.id} upstream (error id ${id}; the zcache log has ` +
-        'the details); it was not applied, and will be sent again when the client reconnects',
+        'the details); the client sends it again when it reconnects, and it is applied once',
       {minBackoffMs: 1000},
     );
   }

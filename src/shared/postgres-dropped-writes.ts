@@ -4,8 +4,9 @@ import {ConnectionLostError} from './connection-loss.js';
  * A process-wide signal (the one piece of state in shared/, because the defect is process-wide):
  * postgres.js 3.4.9 can drop a write queued on a connection Postgres has just closed (see
  * server/closed-socket-write-guard.ts), and the query it belonged to then never settles. Code that
- * awaits queries on a reserved connection races them with `droppedWriteAfter()`, so that such a
- * query fails as a lost connection instead of hanging its caller forever.
+ * awaits queries races them with `droppedWriteAfter()` (or runs them in `settledOrLost`), so that
+ * such a query fails as a lost connection instead of hanging its caller forever. That holds for
+ * pooled queries too: the pool can hand a query to a connection whose socket just closed.
  */
 let listeners = new Set<() => void>();
 
@@ -29,4 +30,18 @@ export function droppedWriteAfter(what: string): {dropped: Promise<never>; cance
   });
   dropped.catch(() => {});
   return {dropped, cancel: () => listeners.delete(listener)};
+}
+
+/**
+ * `work()`, or a ConnectionLostError as soon as a write is dropped while it runs. The signal is
+ * process-wide, so work on a healthy connection can fail this way too (and may still complete on
+ * the server): callers must treat the error like any lost connection, retrying or reloading.
+ */
+export async function settledOrLost<T>(what: string, work: () => Promise<T>): Promise<T> {
+  const lost = droppedWriteAfter(what);
+  try {
+    return await Promise.race([work(), lost.dropped]);
+  } finally {
+    lost.cancel();
+  }
 }

@@ -1,7 +1,8 @@
 import type postgres from 'postgres';
 import type {ShardId} from '../replication/shard-names.js';
-import {ConnectionLostError, isConnectionLoss} from '../shared/connection-loss.js';
-import {droppedWriteAfter} from '../shared/postgres-dropped-writes.js';
+import {isConnectionLoss} from '../shared/connection-loss.js';
+import {endTransaction, inTransaction, onReservedConnection} from '../shared/pg-transaction.js';
+import {settledOrLost} from '../shared/postgres-dropped-writes.js';
 import {cvrSchemaIdent} from './cvr-schema.js';
 import {
   desiresByClient,
@@ -110,39 +111,44 @@ export class CVRStore {
     const s = this.#schema;
     const id = this.#clientGroupID;
     await this.#rowsWritten();
-    const [instanceRows, clientRows, queryRows, desireRows, rowsVersionRows] =
-      await this.#sql.begin('isolation level repeatable read read only', (tx) => [
-        tx.unsafe<InstanceRow[]>(
-          `SELECT "version", "lastActive", "ttlClock", "replicaVersion", "owner", "grantedAt",
+    const [instanceRows, clientRows, queryRows, desireRows, rowsVersionRows] = await inTransaction(
+      this.#sql,
+      this.#what('load'),
+      'ISOLATION LEVEL REPEATABLE READ READ ONLY',
+      (tx) =>
+        Promise.all([
+          tx.unsafe<InstanceRow[]>(
+            `SELECT "version", "lastActive", "ttlClock", "replicaVersion", "owner", "grantedAt",
              "clientSchema", "profileID", "principal", "queriesPurgedThrough", "handedOutCeiling",
              "lostRanges", "deleted"
              FROM ${s}.instances WHERE "clientGroupID" = $1`,
-          [id],
-          PREPARED,
-        ),
-        tx.unsafe<{clientID: string}[]>(
-          `SELECT "clientID" FROM ${s}.clients WHERE "clientGroupID" = $1`,
-          [id],
-          PREPARED,
-        ),
-        tx.unsafe<QueryRow[]>(
-          `SELECT "queryHash", "clientAST", "queryName", "queryArgs", "patchVersion",
+            [id],
+            PREPARED,
+          ),
+          tx.unsafe<{clientID: string}[]>(
+            `SELECT "clientID" FROM ${s}.clients WHERE "clientGroupID" = $1`,
+            [id],
+            PREPARED,
+          ),
+          tx.unsafe<QueryRow[]>(
+            `SELECT "queryHash", "clientAST", "queryName", "queryArgs", "patchVersion",
              "transformationHash", "internal", "deleted" FROM ${s}.queries WHERE "clientGroupID" = $1`,
-          [id],
-          PREPARED,
-        ),
-        tx.unsafe<DesireRow[]>(
-          `SELECT "clientID", "queryHash", "patchVersion", "deleted", "ttlMs", "inactivatedAtMs"
+            [id],
+            PREPARED,
+          ),
+          tx.unsafe<DesireRow[]>(
+            `SELECT "clientID", "queryHash", "patchVersion", "deleted", "ttlMs", "inactivatedAtMs"
              FROM ${s}.desires WHERE "clientGroupID" = $1`,
-          [id],
-          PREPARED,
-        ),
-        tx.unsafe<{version: string}[]>(
-          `SELECT "version" FROM ${s}."rowsVersion" WHERE "clientGroupID" = $1`,
-          [id],
-          PREPARED,
-        ),
-      ]);
+            [id],
+            PREPARED,
+          ),
+          tx.unsafe<{version: string}[]>(
+            `SELECT "version" FROM ${s}."rowsVersion" WHERE "clientGroupID" = $1`,
+            [id],
+            PREPARED,
+          ),
+        ]),
+    );
     const stored = instanceRows[0];
     if (stored?.deleted) throw new ClientGroupPurgedError(id);
     const instance = stored ? instanceFromRow(id, stored) : this.#newInstance();
@@ -306,34 +312,29 @@ export class CVRStore {
    * `check` on their results decides between COMMIT and ROLLBACK (a second). Statements after the
    * row lock see what it locked; nothing is visible to others unless `check` passes.
    */
-  async #pipelinedTransaction(
+  #pipelinedTransaction(
     statements: (tx: postgres.ReservedSql) => Statement[],
     check: (results: postgres.RowList<postgres.Row[]>[]) => void,
     durable = false,
   ): Promise<void> {
-    const tx = await this.#sql.reserve();
-    const lost = droppedWriteAfter(`CVR of client group ${this.#clientGroupID}: transaction`);
-    try {
+    const what = this.#what('transaction');
+    return onReservedConnection(this.#sql, what, async (tx) => {
       const opening = [tx.unsafe('BEGIN ISOLATION LEVEL READ COMMITTED')];
       if (this.#asyncCommit && !durable)
         opening.push(tx.unsafe('SET LOCAL synchronous_commit TO OFF'));
       const sent = [...opening, ...statements(tx)].map((q) => q.execute());
-      const settled = await Promise.race([Promise.allSettled(sent), lost.dropped]);
+      const settled = await Promise.allSettled(sent);
       try {
         const failed = settled.find((r) => r.status === 'rejected');
         if (failed) throw (failed as PromiseRejectedResult).reason;
         check(settled.slice(opening.length).map((r) => (r as PromiseFulfilledResult<never>).value));
       } catch (e) {
         // A lost connection rolled back on the server; a ROLLBACK sent on it would never settle.
-        if (!isConnectionLoss(e))
-          await Promise.race([endTransaction(tx, 'ROLLBACK'), lost.dropped]);
+        if (!isConnectionLoss(e)) await endTransaction(tx, 'ROLLBACK', what);
         throw e;
       }
-      await Promise.race([endTransaction(tx, 'COMMIT'), lost.dropped]);
-    } finally {
-      lost.cancel();
-      tx.release();
-    }
+      await endTransaction(tx, 'COMMIT', what);
+    });
   }
 
   #lockInstance(tx: postgres.ReservedSql): Statement {
@@ -376,9 +377,14 @@ export class CVRStore {
     const params = [this.#clientGroupID, versionString(upTo)];
     if (afterCookie !== null) params.push(afterCookie);
     const conn = await this.#sql.reserve();
-    let lost = false;
+    // The last statement sent: the connection is ended (and released) only once it settled.
+    let last: Promise<unknown> = Promise.resolve();
+    const send = <T>(what: string, p: Promise<T>): Promise<T> => {
+      last = p;
+      return this.#read(what, () => p);
+    };
     try {
-      await conn.unsafe('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      await send('catch-up', conn.unsafe('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'));
       const rows = conn.unsafe<RowsRow[]>(
         `SELECT ${ROW_COLUMNS} FROM ${this.#schema}.rows
           WHERE "clientGroupID" = $1 AND "patchVersion" <= $2
@@ -386,27 +392,44 @@ export class CVRStore {
         params,
         PREPARED,
       );
-      for await (const batch of rows.cursor(batchSize)) yield batch.map(rowFromRow);
-    } catch (e) {
-      lost = isConnectionLoss(e);
-      throw e;
+      const batches = rows.cursor(batchSize)[Symbol.asyncIterator]();
+      try {
+        for (;;) {
+          const next = await send('catch-up rows', batches.next());
+          if (next.done) break;
+          yield next.value.map(rowFromRow);
+        }
+      } finally {
+        await batches.return?.();
+      }
     } finally {
-      // Read-only: ending with ROLLBACK loses nothing, also when the caller stopped early. A
-      // failure here means the connection is gone, which postgres.js replaces.
-      if (!lost) await endTransaction(conn, 'ROLLBACK').catch(() => undefined);
-      conn.release();
+      void this.#endReadOnly(conn, last);
     }
+  }
+
+  /**
+   * Read-only, so ROLLBACK loses nothing, also when the reader stopped early; then the connection
+   * goes back to the pool — unless it was lost (see `onReservedConnection`).
+   */
+  async #endReadOnly(conn: postgres.ReservedSql, last: Promise<unknown>): Promise<void> {
+    const lost = (e: unknown) => isConnectionLoss(e);
+    if (await last.then(() => false, lost)) return;
+    const ended = endTransaction(conn, 'ROLLBACK', this.#what('catch-up'));
+    if (await ended.then(() => false, lost)) return;
+    conn.release();
   }
 
   /** Row records that any of `queryHashes` references (tombstones hold none). */
   async rowsForQueries(queryHashes: readonly string[]): Promise<RowRecord[]> {
     await this.#rowsWritten();
     if (queryHashes.length === 0) return [];
-    const rows = await this.#sql.unsafe<RowsRow[]>(
-      `SELECT ${ROW_COLUMNS} FROM ${this.#schema}.rows
+    const rows = await this.#read('rows of queries', () =>
+      this.#sql.unsafe<RowsRow[]>(
+        `SELECT ${ROW_COLUMNS} FROM ${this.#schema}.rows
         WHERE "clientGroupID" = $1 AND "refCounts" ?| $2::text[]`,
-      [this.#clientGroupID, [...queryHashes]],
-      PREPARED,
+        [this.#clientGroupID, [...queryHashes]],
+        PREPARED,
+      ),
     );
     return rows.map(rowFromRow);
   }
@@ -414,10 +437,12 @@ export class CVRStore {
   /** Every row record of the group, tombstones included. For small groups. */
   async allRows(): Promise<RowRecord[]> {
     await this.#rowsWritten();
-    const rows = await this.#sql.unsafe<RowsRow[]>(
-      `SELECT ${ROW_COLUMNS} FROM ${this.#schema}.rows WHERE "clientGroupID" = $1`,
-      [this.#clientGroupID],
-      PREPARED,
+    const rows = await this.#read('all rows', () =>
+      this.#sql.unsafe<RowsRow[]>(
+        `SELECT ${ROW_COLUMNS} FROM ${this.#schema}.rows WHERE "clientGroupID" = $1`,
+        [this.#clientGroupID],
+        PREPARED,
+      ),
     );
     return rows.map(rowFromRow);
   }
@@ -427,14 +452,26 @@ export class CVRStore {
    * ClientNotFound when they come back. Waits for a flush in progress (row lock).
    */
   async deleteClientGroup(): Promise<void> {
-    await this.#sql.begin('isolation level read committed', async (tx) => {
-      await tx.unsafe(
-        `SELECT 1 FROM ${this.#schema}.instances WHERE "clientGroupID" = $1 FOR UPDATE`,
-        [this.#clientGroupID],
-        PREPARED,
-      );
-      await tombstoneClientGroups(tx, this.#schema, [this.#clientGroupID]);
-    });
+    await inTransaction(this.#sql, this.#what('delete'), 'ISOLATION LEVEL READ COMMITTED', (tx) =>
+      this.#deleteClientGroup(tx),
+    );
+  }
+
+  #read<T>(what: string, work: () => Promise<T>): Promise<T> {
+    return settledOrLost(this.#what(what), work);
+  }
+
+  #what(what: string): string {
+    return `CVR of client group ${this.#clientGroupID}: ${what}`;
+  }
+
+  async #deleteClientGroup(tx: postgres.ReservedSql): Promise<void> {
+    await tx.unsafe(
+      `SELECT 1 FROM ${this.#schema}.instances WHERE "clientGroupID" = $1 FOR UPDATE`,
+      [this.#clientGroupID],
+      PREPARED,
+    );
+    await tombstoneClientGroups(tx, this.#schema, [this.#clientGroupID]);
   }
 }
 
@@ -455,53 +492,29 @@ export async function purgeInactive(
   if (batchSize <= 0) return 0;
   const s = cvrSchemaIdent(shard);
   const now = Date.now();
-  return await sql.begin('isolation level read committed', async (tx) => {
-    const ids = await tx.unsafe<{clientGroupID: string}[]>(
-      `SELECT "clientGroupID" FROM ${s}.instances
+  return await inTransaction(
+    sql,
+    'CVR garbage collection',
+    'ISOLATION LEVEL READ COMMITTED',
+    async (tx) => {
+      const ids = await tx.unsafe<{clientGroupID: string}[]>(
+        `SELECT "clientGroupID" FROM ${s}.instances
         WHERE NOT "deleted" AND "lastActive" < to_timestamp($1::float8 / 1000)
         ORDER BY "lastActive" LIMIT $2 FOR UPDATE SKIP LOCKED`,
-      [now - olderThanMs, batchSize],
-      PREPARED,
-    );
-    await tombstoneClientGroups(
-      tx,
-      s,
-      ids.map((r) => r.clientGroupID),
-    );
-    await tx.unsafe(
-      `DELETE FROM ${s}.instances WHERE "deleted" AND "lastActive" < to_timestamp($1::float8 / 1000)`,
-      [now - tombstoneRetentionMs],
-      PREPARED,
-    );
-    return ids.length;
-  });
-}
-
-/**
- * How long COMMIT or ROLLBACK may take before the connection is taken for lost. postgres.js 3.4.9
- * drops a write queued on a reserved connection that Postgres has just closed
- * (see server/closed-socket-write-guard.ts), and the statement would then never settle.
- */
-const END_TRANSACTION_DEADLINE_MS = 15_000;
-
-async function endTransaction(tx: postgres.ReservedSql, statement: 'COMMIT' | 'ROLLBACK') {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new ConnectionLostError(
-            `CVR store: ${statement} did not settle within ${END_TRANSACTION_DEADLINE_MS} ms; ` +
-              'the connection to ZERO_CVR_DB is taken for lost (the outcome of a COMMIT is unknown ' +
-              'until the CVR is loaded again)',
-          ),
-        ),
-      END_TRANSACTION_DEADLINE_MS,
-    );
-  });
-  try {
-    await Promise.race([tx.unsafe(statement), deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
+        [now - olderThanMs, batchSize],
+        PREPARED,
+      );
+      await tombstoneClientGroups(
+        tx,
+        s,
+        ids.map((r) => r.clientGroupID),
+      );
+      await tx.unsafe(
+        `DELETE FROM ${s}.instances WHERE "deleted" AND "lastActive" < to_timestamp($1::float8 / 1000)`,
+        [now - tombstoneRetentionMs],
+        PREPARED,
+      );
+      return ids.length;
+    },
+  );
 }

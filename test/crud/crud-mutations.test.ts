@@ -421,13 +421,40 @@ describe('failures', () => {
     }
   });
 
+  test('a connection lost mid-mutation does not record the mutation as failed: it is applied once when re-sent', async () => {
+    // The first insert into `issue` kills its own session (sequences are not transactional, so
+    // the second attempt passes): before, the retry recorded the mutation as failed and lost it.
+    await h.db.sql.unsafe(`
+      CREATE SEQUENCE lose_once;
+      CREATE FUNCTION lose_once() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF nextval('lose_once') = 1 THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER lose_once BEFORE INSERT ON issue FOR EACH ROW EXECUTE FUNCTION lose_once();`);
+    try {
+      const m = mutation('lost', insert({id: 'lost', ownerID: 'ada', title: 'lost'}));
+      await expect(crudMutations().process(m, ada, undefined)).rejects.toMatchObject({
+        body: {kind: 'ServerOverloaded'},
+      });
+      expect(await lmid('lost')).toBe(0);
+      expect(await upstreamIssue('lost')).toBeUndefined();
+      expect(await crudMutations().process(m, ada, undefined)).toBeUndefined();
+      expect(await lmid('lost')).toBe(1);
+      expect(await upstreamIssue('lost')).toBeDefined();
+    } finally {
+      await h.db.sql.unsafe(`DROP TRIGGER lose_once ON issue; DROP FUNCTION lose_once();
+        DROP SEQUENCE lose_once;`);
+    }
+  });
+
   test('with upstream unreachable nothing is applied and the client is told to come back', async () => {
     const crud = crudMutations({upstreamUrl: `postgres://u:p@127.0.0.1:${await freePort()}/none`});
     const m = mutation('down', insert({id: 'down', ownerID: 'ada', title: 'down'}));
     await expect(crud.process(m, ada, undefined)).rejects.toMatchObject({
       body: {
         kind: 'ServerOverloaded',
-        message: expect.stringContaining('sent again when the client reconnects'),
+        message: expect.stringContaining('the client sends it again when it reconnects'),
       },
     });
     expect(await lmid('down')).toBe(0);
