@@ -27,6 +27,14 @@ const IDLE_PONG_MS = 6000;
  * last complete cookie and catches up.
  */
 export const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
+/**
+ * With the initConnection in the header, `connected` waits until the group has admitted the
+ * connection (CVR loaded, principal and cookie checked), at most this long. The 0.25.9 client
+ * handles `connected` asynchronously: an error that overtook it (the CVR database away, a
+ * refused principal) left that client believing it was connected on a closed socket, and it
+ * then stopped for good. Without `connected`, the error fails its connect attempt cleanly.
+ */
+const CONNECTED_AFTER_MS = 2000;
 
 export class ClientConnection implements ClientHandle {
   readonly clientID: string;
@@ -46,6 +54,8 @@ export class ClientConnection implements ClientHandle {
   #auth: ApiServerAuth = {};
   /** Inspector access lasts as long as this socket (see InspectorLogin). */
   readonly #inspectorLogin = new InspectorLogin();
+  #connectedSent = false;
+  #connectedTimer: NodeJS.Timeout | undefined;
 
   constructor(
     ws: WebSocket,
@@ -72,11 +82,22 @@ export class ClientConnection implements ClientHandle {
     this.#idleTimer.unref();
   }
 
-  /** Sends `connected`, then handles the initConnection the header carried, if any. */
+  /**
+   * Sends `connected` — at once, or with the initConnection the header carried, once the group
+   * admitted it (see CONNECTED_AFTER_MS) — and handles that initConnection.
+   */
   start(initFromHeader: unknown, auth: ApiServerAuth = {}): void {
     this.#auth = auth;
+    if (initFromHeader === undefined) return this.#sendConnected();
+    this.#connectedTimer = setTimeout(() => this.#sendConnected(), CONNECTED_AFTER_MS);
+    this.#enqueue(() => parseUpstreamMessage(initFromHeader));
+  }
+
+  #sendConnected(): void {
+    clearTimeout(this.#connectedTimer);
+    if (this.#connectedSent) return;
+    this.#connectedSent = true;
     this.send(['connected', {wsid: this.#params.wsid, timestamp: Date.now()}]);
-    if (initFromHeader !== undefined) this.#enqueue(() => parseUpstreamMessage(initFromHeader));
   }
 
   send(msg: DownstreamMessage): void {
@@ -91,6 +112,7 @@ export class ClientConnection implements ClientHandle {
   }
 
   close(error?: ProtocolError): void {
+    clearTimeout(this.#connectedTimer);
     if (error) this.send(['error', error.body] as DownstreamMessage);
     this.#ws.close();
   }
@@ -120,7 +142,9 @@ export class ClientConnection implements ClientHandle {
       case 'initConnection':
         if (this.#initialized) throw ProtocolError.of('Internal', 'Outbound stream already set');
         this.#initialized = true;
-        await this.#syncer.addClient(this, msg[1], this.#connectTime, this.#auth);
+        await this.#syncer.addClient(this, msg[1], this.#connectTime, this.#auth, () =>
+          this.#sendConnected(),
+        );
         this.#admitted = true;
         this.#writes.useClientURL(msg[1].userPushURL);
         return;
@@ -155,12 +179,14 @@ export class ClientConnection implements ClientHandle {
       this.#log.error(`client failed (error id ${id})`, e);
       err = ProtocolError.of('Internal', internalErrorMessage('zcache failed to serve', id));
     }
+    if (!this.#connectedSent && !err.isTransient) clearTimeout(this.#connectedTimer);
     this.send(['error', err.body] as DownstreamMessage);
     if (!err.isTransient) this.#ws.close();
   }
 
   #closed(): void {
     clearInterval(this.#idleTimer);
+    clearTimeout(this.#connectedTimer);
     this.#syncer.removeClient(this);
   }
 }

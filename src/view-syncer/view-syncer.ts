@@ -139,12 +139,16 @@ export class ViewSyncer {
     };
   }
 
-  /** Registers a client (initConnection) and syncs it. */
+  /**
+   * Registers a client (initConnection) and syncs it. `onAdmitted` runs once the group took the
+   * connection (CVR loaded, principal, cookie and schema checked), before anything is sent to it.
+   */
   addClient(
     client: ClientHandle,
     body: InitConnectionBody,
     connectTime: number,
     auth: ApiServerAuth = {},
+    onAdmitted: () => void = () => {},
   ): Promise<void> {
     this.#lastConnect = Math.max(this.#lastConnect, connectTime);
     let refusal: ProtocolError | undefined;
@@ -156,6 +160,7 @@ export class ViewSyncer {
       this.#checkClientSchema(body.clientSchema, client.cookie);
       this.#clients.get(client.clientID)?.close();
       this.#clients.set(client.clientID, client);
+      onAdmitted();
       await this.#step((version, ttl) => {
         const patches = this.#queries.applyPatch(
           client.clientID,
