@@ -1,11 +1,12 @@
 import {ANYONE_CAN, definePermissions, Zero} from '@rocicorp/zero';
-import {afterAll, beforeAll, expect, test} from 'vitest';
+import {afterAll, beforeAll, expect, test, vi} from 'vitest';
 import type {AST} from '../../src/protocol/ast.js';
 import {Rng} from '../server/hostile-query-generator.js';
 import {eventually} from '../support/eventually.js';
 import {createTestDatabase, type TestDatabase} from '../support/pg.js';
 import {installWebSocketGlobal} from '../support/ws-global.js';
-import {createZcacheNode, type ZcacheNode} from '../support/zcache-process.js';
+import {createZcacheNode} from '../support/zcache-process.js';
+import {startReferenceZeroCache} from '../../bench/reference-zero-cache.js';
 import {FuzzReplica} from '../zql/fuzz-replica.js';
 import type {TableData} from '../zql/fuzz-schema.js';
 import {evaluateQuery, type ViewNode} from '../zql/sql-oracle.js';
@@ -26,7 +27,10 @@ installWebSocketGlobal();
  * client groups, then rounds of random upstream writes and client mutations; after each round
  * every view must equal an independent SQL evaluation (the differential fuzzer's oracle, over the
  * rows read back from Postgres). ZCACHE_CONFORMANCE_SEED replays a run; _ROUNDS and _QUERIES
- * lengthen it.
+ * lengthen it. ZCACHE_CONFORMANCE_SERVER=reference runs the same seed against the real zero-cache
+ * 0.25.9 instead (installed on first use, as `npm run bench` does), to tell a zcache bug from one
+ * of the client's.
+ * The clients must log no errors. One query shape is left out: see `clientDefectShape`.
  */
 const SEED = Number(process.env.ZCACHE_CONFORMANCE_SEED ?? 1515);
 const ROUNDS = Number(process.env.ZCACHE_CONFORMANCE_ROUNDS ?? 4);
@@ -35,14 +39,20 @@ const CLIENTS = 3;
 const TABLES = ['issue', 'comment', 'label', 'issueLabel'] as const;
 
 let db: TestDatabase;
-let node: ZcacheNode;
+let server: {url: string; close(): Promise<void>};
+/** What the clients logged at level error (the 0.25.9 client logs through `console.error`). */
+const clientErrors: string[] = [];
 const clients: Zero<Schema>[] = [];
 
 beforeAll(async () => {
+  const log = console.error.bind(console);
+  vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
+    clientErrors.push(args.map((a) => (a instanceof Error ? a.message : String(a))).join(' '));
+    log(...args);
+  });
   db = await createTestDatabase('e2e_conformance');
   await db.sql.unsafe(POSTGRES_DDL);
-  node = await createZcacheNode({upstreamUrl: db.url, env: {ZERO_NUM_SYNC_WORKERS: '1'}});
-  await node.startAndWaitStreaming();
+  server = await startServer(db.url);
   const all = {
     select: ANYONE_CAN,
     insert: ANYONE_CAN,
@@ -60,9 +70,20 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(clients.map((z) => z.close()));
-  await node?.close();
+  await server?.close();
   await db?.drop();
 });
+
+async function startServer(upstreamUrl: string): Promise<typeof server> {
+  const env = {ZERO_NUM_SYNC_WORKERS: '1'};
+  if (process.env.ZCACHE_CONFORMANCE_SERVER === 'reference') {
+    const ref = await startReferenceZeroCache(upstreamUrl, env);
+    return {url: ref.url, close: () => ref.stop()};
+  }
+  const node = await createZcacheNode({upstreamUrl, env});
+  await node.startAndWaitStreaming();
+  return {url: `http://127.0.0.1:${node.port}`, close: () => node.close()};
+}
 
 /** One random write, as SQL on upstream. */
 async function upstreamWrite(r: Rng, n: number): Promise<void> {
@@ -145,6 +166,25 @@ function expectedViews(data: TableData, asts: AST[]): unknown[][] {
 
 const plain = (v: unknown) => JSON.parse(JSON.stringify(v)) as unknown;
 
+/**
+ * A query with `start` whose relationships reach back to its own table (issue → comments → parent
+ * issue). The 0.25.9 client's view code mishandles it, the same way against zcache and against the
+ * real zero-cache 0.25.9 (`ZCACHE_CONFORMANCE_SERVER=reference`, seeds 1, 2 and 4 with
+ * ZCACHE_CONFORMANCE_CLIENT_DEFECT=1): hydrated from one poke, its live view lacks related rows
+ * the client's store holds (`parent: []`; a fresh materialization of the same query is right),
+ * and a later change to such a missing row throws "node does not exist" in the client's view
+ * code — from a poke, or from the client's own optimistic mutation with no server involved. From
+ * then on every poke fails with "Expected head must match the main head": the client reconnects
+ * in a loop, every view of it frozen until the page reloads. No answer of a server can mend that
+ * client state, so the generator leaves this shape out unless ZCACHE_CONFORMANCE_CLIENT_DEFECT=1.
+ */
+function clientDefectShape(ast: AST): boolean {
+  const reaches = (related: AST['related']): boolean =>
+    (related ?? []).some((r) => r.subquery.table === ast.table || reaches(r.subquery.related));
+  return ast.start !== undefined && reaches(ast.related);
+}
+const INCLUDE_CLIENT_DEFECT = process.env.ZCACHE_CONFORMANCE_CLIENT_DEFECT === '1';
+
 test(`random queries through the real client equal SQL after each of ${ROUNDS} rounds of writes (seed ${SEED})`, async () => {
   console.log(`conformance: seed ${SEED} (ZCACHE_CONFORMANCE_SEED to replay)`);
   const r = new Rng(SEED);
@@ -153,7 +193,7 @@ test(`random queries through the real client equal SQL after each of ${ROUNDS} r
   const views: {client: number; ast: AST; data: () => unknown; destroy: () => void}[] = [];
   for (let c = 0; c < CLIENTS; c++) {
     const z = new Zero({
-      server: `http://127.0.0.1:${node.port}`,
+      server: server.url,
       userID: `u${c}`,
       schema,
       kvStore: 'mem',
@@ -161,10 +201,17 @@ test(`random queries through the real client equal SQL after each of ${ROUNDS} r
     });
     clients.push(z);
     for (let i = 0; i < QUERIES_PER_CLIENT; i++) {
-      const query = randomQuery(r, z, startRows);
+      let query = randomQuery(r, z, startRows);
+      const astOf = (q: typeof query) => (q as unknown as {ast: AST}).ast;
+      while (!INCLUDE_CLIENT_DEFECT && clientDefectShape(astOf(query)))
+        query = randomQuery(r, z, startRows);
       const view = query.materialize();
-      const ast = (query as unknown as {ast: AST}).ast;
-      views.push({client: c, ast, data: () => view.data, destroy: () => view.destroy()});
+      views.push({
+        client: c,
+        ast: astOf(query),
+        data: () => view.data,
+        destroy: () => view.destroy(),
+      });
     }
   }
   let n = 0;
@@ -186,6 +233,7 @@ test(`random queries through the real client equal SQL after each of ${ROUNDS} r
         ).toEqual(expected[i]),
       );
     }, 30_000);
+    expect(clientErrors, `seed ${SEED}, round ${round}: the clients logged no errors`).toEqual([]);
   }
   for (const v of views) v.destroy();
 }, 600_000);
