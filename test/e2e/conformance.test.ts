@@ -169,8 +169,8 @@ const plain = (v: unknown) => JSON.parse(JSON.stringify(v)) as unknown;
 /**
  * A query with `start` whose relationships reach back to its own table (issue → comments → parent
  * issue). The 0.25.9 client's view code mishandles it, the same way against zcache and against the
- * real zero-cache 0.25.9 (`ZCACHE_CONFORMANCE_SERVER=reference`, seeds 1, 2 and 4 with
- * ZCACHE_CONFORMANCE_CLIENT_DEFECT=1): hydrated from one poke, its live view lacks related rows
+ * real zero-cache 0.25.9 (`ZCACHE_CONFORMANCE_SERVER=reference`; seed 1 with
+ * ZCACHE_CONFORMANCE_CLIENT_DEFECT=1 fails on the same view either way): hydrated from one poke, its live view lacks related rows
  * the client's store holds (`parent: []`; a fresh materialization of the same query is right),
  * and a later change to such a missing row throws "node does not exist" in the client's view
  * code — from a poke, or from the client's own optimistic mutation with no server involved. From
