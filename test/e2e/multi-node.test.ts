@@ -16,6 +16,7 @@ import {expectReplicaEqualsUpstream} from '../support/replica-compare.js';
 import {startTcpBalancer, type TcpBalancer} from '../support/tcp-balancer.js';
 import {deleteReplicaFiles} from '../../src/server/replication-node.js';
 import {createTestDatabase, type TestDatabase} from '../support/pg.js';
+import {viewSyncerEnv} from '../support/multi-node-env.js';
 import {freePort} from '../support/ports.js';
 import {startS3Server, type TestS3Server} from '../support/s3-server.js';
 import {installWebSocketGlobal} from '../support/ws-global.js';
@@ -45,12 +46,7 @@ const CHANGE_STREAMER_SECRET = 'multi-node test secret';
 async function startViewSyncer(): Promise<ZcacheNode> {
   const node = await createZcacheNode({
     upstreamUrl: db.url,
-    env: {
-      ZERO_CHANGE_STREAMER_URI: `ws://127.0.0.1:${changeStreamerPort}`,
-      ZCACHE_CHANGE_STREAMER_SECRET: CHANGE_STREAMER_SECRET,
-      ZERO_LITESTREAM_ENDPOINT: s3.endpoint,
-      ...s3.env,
-    },
+    env: viewSyncerEnv(s3, changeStreamerPort, CHANGE_STREAMER_SECRET),
   });
   viewSyncers.push(node);
   await node.start().waitForLine(/zcache ready/, {timeoutMs: 60_000});
@@ -252,12 +248,7 @@ test('a view-syncer started while its manager is down waits, says so, and serves
   await manager.proc!.kill();
   const early = await createZcacheNode({
     upstreamUrl: db.url,
-    env: {
-      ZERO_CHANGE_STREAMER_URI: `ws://127.0.0.1:${changeStreamerPort}`,
-      ZCACHE_CHANGE_STREAMER_SECRET: CHANGE_STREAMER_SECRET,
-      ZERO_LITESTREAM_ENDPOINT: s3.endpoint,
-      ...s3.env,
-    },
+    env: viewSyncerEnv(s3, changeStreamerPort, CHANGE_STREAMER_SECRET),
   });
   viewSyncers.push(early);
   const proc = early.start();
@@ -295,12 +286,7 @@ test('S3 unreachable while a new view-syncer restores: it says so, retries, and 
   await s3.stop();
   const node = await createZcacheNode({
     upstreamUrl: db.url,
-    env: {
-      ZERO_CHANGE_STREAMER_URI: `ws://127.0.0.1:${changeStreamerPort}`,
-      ZCACHE_CHANGE_STREAMER_SECRET: CHANGE_STREAMER_SECRET,
-      ZERO_LITESTREAM_ENDPOINT: s3.endpoint,
-      ...s3.env,
-    },
+    env: viewSyncerEnv(s3, changeStreamerPort, CHANGE_STREAMER_SECRET),
   });
   viewSyncers.push(node);
   const proc = node.start();

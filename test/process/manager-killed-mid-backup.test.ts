@@ -5,6 +5,7 @@ import {afterAll, beforeAll, expect, test} from 'vitest';
 import {readBackupManifest, restoreReplica, S3ObjectStore} from '../../src/backup/index.js';
 import {eventually} from '../support/eventually.js';
 import {ITEM} from '../support/item-node.js';
+import {viewSyncerEnv} from '../support/multi-node-env.js';
 import {createTestDatabase, type TestDatabase} from '../support/pg.js';
 import {freePort} from '../support/ports.js';
 import {startS3Server, type TestS3Server} from '../support/s3-server.js';
@@ -145,12 +146,7 @@ test('the manager SIGKILLed mid-upload: the published backup stays the last comp
 
   const viewSyncer = await createZcacheNode({
     upstreamUrl: db.url,
-    env: {
-      ZERO_CHANGE_STREAMER_URI: `ws://127.0.0.1:${manager.env.ZERO_CHANGE_STREAMER_PORT}`,
-      ZCACHE_CHANGE_STREAMER_SECRET: SECRET,
-      ZERO_LITESTREAM_ENDPOINT: s3.endpoint,
-      ...s3.env,
-    },
+    env: viewSyncerEnv(s3, Number(manager.env.ZERO_CHANGE_STREAMER_PORT), SECRET),
   });
   nodes.push(viewSyncer);
   const proc = viewSyncer.start();

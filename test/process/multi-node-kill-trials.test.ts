@@ -17,6 +17,7 @@ import {
   sleep,
   Writer,
 } from '../support/ledger-writer.js';
+import {managerEnv, viewSyncerEnv} from '../support/multi-node-env.js';
 import {createTestDatabase, type TestDatabase} from '../support/pg.js';
 import {freePort} from '../support/ports.js';
 import {expectReplicaEqualsUpstream} from '../support/replica-compare.js';
@@ -72,15 +73,7 @@ beforeAll(async () => {
   const changeStreamerPort = await freePort();
   manager = await createZcacheNode({
     upstreamUrl: db.url,
-    env: {
-      ZERO_NUM_SYNC_WORKERS: '0',
-      ZERO_CHANGE_STREAMER_PORT: String(changeStreamerPort),
-      ZERO_LITESTREAM_BACKUP_URL: s3.backupURL,
-      ZERO_LITESTREAM_ENDPOINT: s3.endpoint,
-      ZCACHE_BACKUP_INTERVAL_MS: '1000',
-      ZCACHE_CHANGE_STREAMER_SECRET: SECRET,
-      ...s3.env,
-    },
+    env: managerEnv(s3, changeStreamerPort, SECRET),
   });
   await manager.startAndWaitStreaming();
   const permissions = await definePermissions<unknown, typeof schema>(schema, () => ({
@@ -91,12 +84,7 @@ beforeAll(async () => {
   for (let i = 0; i < 2; i++) {
     const node = await createZcacheNode({
       upstreamUrl: db.url,
-      env: {
-        ZERO_CHANGE_STREAMER_URI: `ws://127.0.0.1:${changeStreamerPort}`,
-        ZCACHE_CHANGE_STREAMER_SECRET: SECRET,
-        ZERO_LITESTREAM_ENDPOINT: s3.endpoint,
-        ...s3.env,
-      },
+      env: viewSyncerEnv(s3, changeStreamerPort, SECRET),
     });
     viewSyncers.push(node);
     await startViewSyncer(node);

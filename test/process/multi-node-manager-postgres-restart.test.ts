@@ -1,15 +1,9 @@
 import Database from 'better-sqlite3';
-import {
-  ANYONE_CAN,
-  createSchema,
-  definePermissions,
-  number,
-  string,
-  table,
-  Zero,
-} from '@rocicorp/zero';
+import {Zero} from '@rocicorp/zero';
 import {afterAll, beforeAll, expect, test} from 'vitest';
 import {eventually} from '../support/eventually.js';
+import {allowReadingLedger, ledgerSchema} from '../support/ledger-schema.js';
+import {managerEnv, viewSyncerEnv} from '../support/multi-node-env.js';
 import {startOwnPostgres, type OwnPostgres} from '../support/own-postgres.js';
 import {createTestDatabase, type TestDatabase} from '../support/pg.js';
 import {freePort} from '../support/ports.js';
@@ -47,12 +41,6 @@ installWebSocketGlobal();
 const DOWN_MS = 4_000;
 const SECRET = 'manager postgres restart secret';
 
-const ledger = table('ledger')
-  .columns({seq: number(), counter_id: number(), note: string()})
-  .primaryKey('seq');
-const counter = table('counter').columns({id: number(), n: number()}).primaryKey('id');
-const schema = createSchema({tables: [ledger, counter], enableLegacyQueries: true});
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let pg: OwnPostgres;
@@ -61,7 +49,7 @@ let cvr: TestDatabase;
 let s3: TestS3Server;
 let manager: ZcacheNode;
 let viewSyncer: ZcacheNode;
-const clients: Zero<typeof schema>[] = [];
+const clients: Zero<typeof ledgerSchema>[] = [];
 
 beforeAll(async () => {
   pg = await startOwnPostgres();
@@ -72,31 +60,13 @@ beforeAll(async () => {
   const changeStreamerPort = await freePort();
   manager = await createZcacheNode({
     upstreamUrl: upstream.url,
-    env: {
-      ZERO_NUM_SYNC_WORKERS: '0',
-      ZERO_CHANGE_STREAMER_PORT: String(changeStreamerPort),
-      ZERO_LITESTREAM_BACKUP_URL: s3.backupURL,
-      ZERO_LITESTREAM_ENDPOINT: s3.endpoint,
-      ZCACHE_BACKUP_INTERVAL_MS: '1000',
-      ZCACHE_CHANGE_STREAMER_SECRET: SECRET,
-      ...s3.env,
-    },
+    env: managerEnv(s3, changeStreamerPort, SECRET),
   });
   await manager.startAndWaitStreaming();
-  const permissions = await definePermissions<unknown, typeof schema>(schema, () => ({
-    ledger: {row: {select: ANYONE_CAN}},
-    counter: {row: {select: ANYONE_CAN}},
-  }));
-  await upstream.sql`UPDATE zero.permissions SET permissions = ${upstream.sql.json(permissions as never)}`;
+  await allowReadingLedger(upstream.sql);
   viewSyncer = await createZcacheNode({
     upstreamUrl: upstream.url,
-    env: {
-      ZERO_CVR_DB: cvr.url,
-      ZERO_CHANGE_STREAMER_URI: `ws://127.0.0.1:${changeStreamerPort}`,
-      ZCACHE_CHANGE_STREAMER_SECRET: SECRET,
-      ZERO_LITESTREAM_ENDPOINT: s3.endpoint,
-      ...s3.env,
-    },
+    env: {...viewSyncerEnv(s3, changeStreamerPort, SECRET), ZERO_CVR_DB: cvr.url},
   });
   await viewSyncer.start().waitForLine(/zcache ready/, {timeoutMs: 60_000});
 }, 120_000);
@@ -117,7 +87,7 @@ function attachClient(userID: string) {
   const z = new Zero({
     server: `http://127.0.0.1:${viewSyncer.port}`,
     userID,
-    schema,
+    schema: ledgerSchema,
     kvStore: 'mem',
     onOnlineChange: (online) => {
       if (!online) offline = true;

@@ -1,15 +1,8 @@
 import {writeFileSync} from 'node:fs';
-import {
-  ANYONE_CAN,
-  createSchema,
-  definePermissions,
-  number,
-  string,
-  table,
-  Zero,
-} from '@rocicorp/zero';
+import {Zero} from '@rocicorp/zero';
 import {afterAll, beforeAll, expect, test} from 'vitest';
 import {eventually} from '../support/eventually.js';
+import {allowReadingLedger, ledgerSchema} from '../support/ledger-schema.js';
 import {startOwnPostgres, type OwnPostgres} from '../support/own-postgres.js';
 import {
   expectEveryTransactionOnce,
@@ -41,12 +34,6 @@ installWebSocketGlobal();
  * Each test has its own database and node on this file's own cluster, which no other file uses.
  */
 const DOWN_MS = Number(process.env.ZCACHE_OUTAGE_MS ?? 3_000);
-
-const ledger = table('ledger')
-  .columns({seq: number(), counter_id: number(), note: string()})
-  .primaryKey('seq');
-const counter = table('counter').columns({id: number(), n: number()}).primaryKey('id');
-const schema = createSchema({tables: [ledger, counter], enableLegacyQueries: true});
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -142,21 +129,16 @@ test('Postgres restarted in immediate mode mid-stream: zcache retries, stays up,
  */
 test('Postgres restarted in immediate mode among CVR flushes: clients reconnect by themselves and end equal to upstream', async () => {
   const f = await startFixture('immediate_cvr');
-  const clients: Zero<typeof schema>[] = [];
+  const clients: Zero<typeof ledgerSchema>[] = [];
   let churning = true;
   try {
-    const permissions = await definePermissions<unknown, typeof schema>(schema, () => ({
-      ledger: {row: {select: ANYONE_CAN}},
-      counter: {row: {select: ANYONE_CAN}},
-    }));
-    await f.upstream
-      .sql`UPDATE zero.permissions SET permissions = ${f.upstream.sql.json(permissions as never)}`;
+    await allowReadingLedger(f.upstream.sql);
     for (let i = 0; i < 3; i++) {
       clients.push(
         new Zero({
           server: `http://127.0.0.1:${f.node.port}`,
           userID: `user-${i}`,
-          schema,
+          schema: ledgerSchema,
           kvStore: 'mem',
         }),
       );

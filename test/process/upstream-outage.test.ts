@@ -1,15 +1,8 @@
 import Database from 'better-sqlite3';
-import {
-  ANYONE_CAN,
-  createSchema,
-  definePermissions,
-  number,
-  string,
-  table,
-  Zero,
-} from '@rocicorp/zero';
+import {Zero} from '@rocicorp/zero';
 import {afterAll, beforeAll, expect, test} from 'vitest';
 import {eventually} from '../support/eventually.js';
+import {allowReadingLedger, ledgerSchema} from '../support/ledger-schema.js';
 import {
   expectEveryTransactionOnce,
   RETRYING_LEDGER_SETUP,
@@ -41,17 +34,11 @@ installWebSocketGlobal();
  */
 const OUTAGE_MS = Number(process.env.ZCACHE_OUTAGE_MS ?? 12_000);
 
-const ledger = table('ledger')
-  .columns({seq: number(), counter_id: number(), note: string()})
-  .primaryKey('seq');
-const counter = table('counter').columns({id: number(), n: number()}).primaryKey('id');
-const schema = createSchema({tables: [ledger, counter], enableLegacyQueries: true});
-
 let pg: OwnPostgres;
 let upstream: ScratchDatabase;
 let cvr: TestDatabase;
 let node: ZcacheNode;
-const clients: Zero<typeof schema>[] = [];
+const clients: Zero<typeof ledgerSchema>[] = [];
 
 beforeAll(async () => {
   pg = await startOwnPostgres();
@@ -73,12 +60,12 @@ afterAll(async () => {
 });
 
 /** A client that records whether it ever went offline. */
-function client(userID: string): {z: Zero<typeof schema>; wentOffline: () => boolean} {
+function client(userID: string): {z: Zero<typeof ledgerSchema>; wentOffline: () => boolean} {
   let offline = false;
   const z = new Zero({
     server: `http://127.0.0.1:${node.port}`,
     userID,
-    schema,
+    schema: ledgerSchema,
     kvStore: 'mem',
     onOnlineChange: (online) => {
       if (!online) offline = true;
@@ -105,11 +92,7 @@ function replicaLedger(): number[] {
 
 test(`upstream stopped for ${OUTAGE_MS / 1000} s: zcache logs it and retries, stays up and serving, and resumes exactly once when Postgres is back`, async () => {
   const proc = await node.startAndWaitStreaming();
-  const permissions = await definePermissions<unknown, typeof schema>(schema, () => ({
-    ledger: {row: {select: ANYONE_CAN}},
-    counter: {row: {select: ANYONE_CAN}},
-  }));
-  await upstream.sql`UPDATE zero.permissions SET permissions = ${upstream.sql.json(permissions as never)}`;
+  await allowReadingLedger(upstream.sql);
 
   const a = client('before-the-outage');
   const viewA = a.z.query.ledger.orderBy('seq', 'asc').materialize();

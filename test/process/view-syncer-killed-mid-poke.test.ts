@@ -1,5 +1,6 @@
 import {afterAll, beforeAll, expect, test} from 'vitest';
 import {eventually} from '../support/eventually.js';
+import {managerEnv, viewSyncerEnv} from '../support/multi-node-env.js';
 import {createTestDatabase, type TestDatabase} from '../support/pg.js';
 import {freePort} from '../support/ports.js';
 import {startS3Server, type TestS3Server} from '../support/s3-server.js';
@@ -33,15 +34,7 @@ beforeAll(async () => {
   const port = await freePort();
   manager = await createZcacheNode({
     upstreamUrl: db.url,
-    env: {
-      ZERO_NUM_SYNC_WORKERS: '0',
-      ZERO_CHANGE_STREAMER_PORT: String(port),
-      ZERO_LITESTREAM_BACKUP_URL: s3.backupURL,
-      ZERO_LITESTREAM_ENDPOINT: s3.endpoint,
-      ZCACHE_BACKUP_INTERVAL_MS: '1000',
-      ZCACHE_CHANGE_STREAMER_SECRET: SECRET,
-      ...s3.env,
-    },
+    env: managerEnv(s3, port, SECRET),
   });
   await manager.startAndWaitStreaming();
   await db.sql`UPDATE zero.permissions SET permissions = ${db.sql.json({
@@ -50,12 +43,7 @@ beforeAll(async () => {
   for (let i = 0; i < 2; i++) {
     const node = await createZcacheNode({
       upstreamUrl: db.url,
-      env: {
-        ZERO_CHANGE_STREAMER_URI: `ws://127.0.0.1:${port}`,
-        ZCACHE_CHANGE_STREAMER_SECRET: SECRET,
-        ZERO_LITESTREAM_ENDPOINT: s3.endpoint,
-        ...s3.env,
-      },
+      env: viewSyncerEnv(s3, port, SECRET),
     });
     viewSyncers.push(node);
     await node.start().waitForLine(/zcache ready/, {timeoutMs: 120_000});
