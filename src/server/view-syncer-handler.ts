@@ -14,6 +14,8 @@ import {ensureCVRSchema} from '../view-syncer/cvr-schema.js';
 import {purgeInactive} from '../view-syncer/cvr-store.js';
 import {TokenRejectedError, tokenVerifierFrom} from '../view-syncer/token-verifier.js';
 import {internalErrorMessage, newErrorId} from '../shared/error-id.js';
+import {retryWhileTransient, seconds} from '../shared/backoff.js';
+import {connectionLossReason, isConnectionLoss} from '../shared/connection-loss.js';
 import {ClientGroups} from './client-groups.js';
 import {ConnectionAdmission} from './connection-admission.js';
 import {SliceScheduler} from '../view-syncer/slice-scheduler.js';
@@ -67,7 +69,14 @@ export async function createViewSyncerHandler(
   const cvrDb = connectPostgres(config.cvr.db ?? config.upstream.db!, {
     max: Math.max(2, config.cvr.maxConnsPerWorker ?? 5),
   });
-  await ensureCVRSchema(cvrDb, shard);
+  // A CVR database away at start (restarting, not up yet) delays this worker, not the process.
+  await retryWhileTransient(() => ensureCVRSchema(cvrDb, shard), {
+    isTransient: isConnectionLoss,
+    describe: (e, wait, n) =>
+      `sync worker ${ctx.workerIndex}: ZERO_CVR_DB unreachable (${connectionLossReason(e)}): ` +
+      `retrying in ${seconds(wait)} (attempt ${n}); the worker takes no clients until then`,
+    warn: (m) => log.warn(m),
+  });
   const queryURL = config.query.url?.[0];
   const transformer = queryURL
     ? new QueryTransformer({

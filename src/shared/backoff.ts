@@ -61,3 +61,30 @@ export function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined):
 export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
+
+/**
+ * Runs `attempt` until it succeeds, waiting with `backoff` after each failure `isTransient`
+ * accepts (and logging it with `describe`); any other failure is thrown at once. Never gives up
+ * on a transient failure: for start-up steps whose process has nothing better to do.
+ */
+export async function retryWhileTransient<T>(
+  attempt: () => Promise<T>,
+  opts: {
+    isTransient: (e: unknown) => boolean;
+    describe: (e: unknown, waitMs: number, attempts: number) => string;
+    warn: (message: string) => void;
+    backoff?: Backoff;
+  },
+): Promise<T> {
+  const backoff = opts.backoff ?? new Backoff();
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (e) {
+      if (!opts.isTransient(e)) throw e;
+      const wait = backoff.next();
+      opts.warn(opts.describe(e, wait, backoff.attempts));
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}

@@ -106,3 +106,43 @@ test('clients that connect while the CVR database is down are served once it is 
       `client ${i} never stopped`,
     ).toEqual([]);
 }, 120_000);
+
+test('a sync worker starting while the CVR database is down waits for it, and zcache stays up', async () => {
+  const cvr2 = await cvrPg.createDatabase('cvr_down_start');
+  const upstream2 = await createTestDatabase('cvr_down_start_upstream');
+  await upstream2.sql.unsafe(`CREATE TABLE note (id int PRIMARY KEY, body text NOT NULL);
+    INSERT INTO note VALUES (7, 'seven');`);
+  const node2 = await createZcacheNode({
+    upstreamUrl: upstream2.url,
+    env: {ZERO_CVR_DB: cvr2.url, ZERO_CHANGE_DB: upstream2.url},
+  });
+  try {
+    await cvrPg.stop('fast');
+    const proc2 = node2.start();
+    // Before: "sync worker 0 could not start its connection handler", and zcache exited 1.
+    await proc2.waitForLine(/sync worker 0: ZERO_CVR_DB unreachable .*: retrying in/, {
+      timeoutMs: 60_000,
+    });
+    await cvrPg.start();
+    const permissions = await definePermissions<unknown, typeof schema>(schema, () => ({
+      note: {row: {select: ANYONE_CAN}},
+    }));
+    await upstream2.sql`UPDATE zero.permissions SET permissions = ${upstream2.sql.json(permissions as never)}`;
+    await proc2.waitForLine(/zcache ready/, {timeoutMs: 60_000});
+    const z = new Zero({
+      server: `http://127.0.0.1:${node2.port}`,
+      userID: 'late',
+      schema,
+      kvStore: 'mem',
+    });
+    clients.push(z);
+    const view = z.query.note.materialize();
+    await eventually(() => expect(view.data.map((r) => r.id)).toEqual([7]), 30_000);
+    expect(proc2.exit, proc2.describe()).toBeUndefined();
+  } finally {
+    await cvrPg.start();
+    await node2.close();
+    await upstream2.drop();
+    await cvr2.drop().catch(() => {});
+  }
+}, 120_000);
