@@ -74,12 +74,17 @@ async function startFixture(prefix: string): Promise<Fixture> {
 async function crashAndRestart(proc: ZcacheProcess): Promise<number> {
   const crashedAt = proc.lines.length;
   await pg.stop('immediate');
-  await proc.waitForLine(/replication: upstream unreachable .*: retrying in/, {
-    from: crashedAt,
-    timeoutMs: 20_000,
-  });
-  await sleep(DOWN_MS);
-  await pg.start();
+  try {
+    await proc.waitForLine(/replication: upstream unreachable .*: retrying in/, {
+      from: crashedAt,
+      timeoutMs: 20_000,
+    });
+    await sleep(DOWN_MS);
+  } finally {
+    // Also when zcache did not say so: a writer waiting for Postgres would otherwise hang the
+    // test until its timeout, and the next test would find Postgres down.
+    await pg.start();
+  }
   return crashedAt;
 }
 
