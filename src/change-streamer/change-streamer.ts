@@ -4,7 +4,13 @@ import type {ChangeSource} from '../replication/pg-change-source.js';
 import type {LexiVersion} from '../shared/lexi-version.js';
 import type {Logger} from '../shared/log.js';
 import type {ChangeLog} from './change-log.js';
-import {Backoff, seconds, sleepUnlessAborted, type BackoffOptions} from '../shared/backoff.js';
+import {
+  Backoff,
+  retryWhileTransient,
+  seconds,
+  sleepUnlessAborted,
+  type BackoffOptions,
+} from '../shared/backoff.js';
 import {connectionLossReason, isConnectionLoss} from '../shared/connection-loss.js';
 import {WatermarkSignal} from './watermark-signal.js';
 
@@ -193,25 +199,25 @@ export class ChangeStreamer {
 
   /** The transactions of `batch` that the log does not hold (a failed store may have committed). */
   async #unstored(batch: PendingTx[]): Promise<PendingTx[]> {
-    for (;;) {
-      this.#opts.signal?.throwIfAborted();
-      try {
-        const state = await this.#log.state();
-        const last = state?.lastWatermark ?? this.#stored.current;
-        const stored = batch.filter((t) => t.watermark <= last);
-        if (stored.length) {
-          this.#logger.info(
-            `change log: the failed store of ${stored.length} transactions had committed`,
-          );
-          for (const t of stored) this.#published(t);
-          this.#source?.ack(stored[stored.length - 1]!.commit);
-        }
-        return batch.filter((t) => t.watermark > last);
-      } catch (e) {
-        if (!isConnectionLoss(e)) throw e;
-        await sleepUnlessAborted(1_000, this.#opts.signal);
-      }
+    const state = await retryWhileTransient(() => this.#log.state(), {
+      isTransient: isConnectionLoss,
+      describe: (e, wait) =>
+        `change log: ZERO_CHANGE_DB unreachable (${connectionLossReason(e)}) while checking ` +
+        `what a failed store committed: retrying in ${seconds(wait)}`,
+      warn: (m) => this.#logger.warn(m),
+      backoff: new Backoff(this.#opts.retry),
+      signal: this.#opts.signal,
+    });
+    const last = state?.lastWatermark ?? this.#stored.current;
+    const stored = batch.filter((t) => t.watermark <= last);
+    if (stored.length) {
+      this.#logger.info(
+        `change log: the failed store of ${stored.length} transactions had committed`,
+      );
+      for (const t of stored) this.#published(t);
+      this.#source?.ack(stored[stored.length - 1]!.commit);
     }
+    return batch.filter((t) => t.watermark > last);
   }
 
   #published(t: PendingTx): void {

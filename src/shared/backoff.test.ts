@@ -48,4 +48,18 @@ describe('retryWhileTransient', () => {
     ).rejects.toBe(wrongPassword);
     expect({calls, warnings}).toEqual({calls: 1, warnings: []});
   });
+
+  test('stops retrying when its signal aborts', async () => {
+    const abort = new AbortController();
+    let calls = 0;
+    const run = retryWhileTransient(
+      () => {
+        if (++calls === 2) abort.abort(new Error('node stopping'));
+        return Promise.reject(transient);
+      },
+      {...opts([]), signal: abort.signal},
+    );
+    await expect(run).rejects.toThrow('node stopping');
+    expect(calls).toBe(2);
+  });
 });

@@ -64,8 +64,8 @@ export function seconds(ms: number): string {
 
 /**
  * Runs `attempt` until it succeeds, waiting with `backoff` after each failure `isTransient`
- * accepts (and logging it with `describe`); any other failure is thrown at once. Never gives up
- * on a transient failure: for start-up steps whose process has nothing better to do.
+ * accepts (and logging it with `describe`); any other failure is thrown at once. Gives up on a
+ * transient failure only when `signal` aborts (throwing its reason).
  */
 export async function retryWhileTransient<T>(
   attempt: () => Promise<T>,
@@ -74,17 +74,19 @@ export async function retryWhileTransient<T>(
     describe: (e: unknown, waitMs: number, attempts: number) => string;
     warn: (message: string) => void;
     backoff?: Backoff;
+    signal?: AbortSignal | undefined;
   },
 ): Promise<T> {
   const backoff = opts.backoff ?? new Backoff();
   for (;;) {
+    opts.signal?.throwIfAborted();
     try {
       return await attempt();
     } catch (e) {
       if (!opts.isTransient(e)) throw e;
       const wait = backoff.next();
       opts.warn(opts.describe(e, wait, backoff.attempts));
-      await new Promise((r) => setTimeout(r, wait));
+      await sleepUnlessAborted(wait, opts.signal);
     }
   }
 }
