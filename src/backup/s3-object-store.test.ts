@@ -66,6 +66,13 @@ describe('parseBackupURL', () => {
   });
 });
 
+test('parts in flight are as many as configured, but never more than 256 MiB of them', () => {
+  const MiB = 1024 * 1024;
+  expect(freshStore({partBytes: 16 * MiB, partConcurrency: 3}).partConcurrency).toBe(3);
+  expect(freshStore({partBytes: 16 * MiB, partConcurrency: 48}).partConcurrency).toBe(16);
+  expect(freshStore({partBytes: 512 * MiB, partConcurrency: 48}).partConcurrency).toBe(1);
+});
+
 test('a malformed endpoint is refused when the store is made', () => {
   expect(() => new S3ObjectStore({backupURL: 's3://bucket/x', endpoint: 'localhost:9000'})).toThrow(
     'ZERO_LITESTREAM_ENDPOINT must be an http:// or https:// URL, got "localhost:9000"',

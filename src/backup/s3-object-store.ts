@@ -40,9 +40,13 @@ export interface S3ObjectStoreOptions {
   /** Attempts per request, the first included. */
   maxAttempts?: number;
   /** Multipart upload part size (ZERO_LITESTREAM_MULTIPART_SIZE); S3's minimum is 5 MiB. */
-  partBytes?: number;
-  /** Parts uploaded at once (ZERO_LITESTREAM_MULTIPART_CONCURRENCY). */
-  partConcurrency?: number;
+  partBytes?: number | undefined;
+  /**
+   * Parts uploaded at once (ZERO_LITESTREAM_MULTIPART_CONCURRENCY), but never more than fit in
+   * MAX_PARTS_IN_MEMORY_BYTES: each part in flight is held in memory, and the shared default
+   * (48 parts of 16 MiB) would be 768 MiB.
+   */
+  partConcurrency?: number | undefined;
 }
 
 export interface BackupLocation {
@@ -86,6 +90,8 @@ function parseEndpoint(endpoint: string): string {
 }
 
 const MiB = 1024 * 1024;
+/** The most part bodies one upload holds at once, whatever the configured concurrency. */
+export const MAX_PARTS_IN_MEMORY_BYTES = 256 * MiB;
 
 export class S3ObjectStore implements ObjectStore {
   readonly location: string;
@@ -96,13 +102,21 @@ export class S3ObjectStore implements ObjectStore {
   readonly #partBytes: number;
   readonly #partConcurrency: number;
 
+  /** Parts one upload sends at once, after the memory cap. */
+  get partConcurrency(): number {
+    return this.#partConcurrency;
+  }
+
   constructor(opts: S3ObjectStoreOptions) {
     const {bucket, prefix} = parseBackupURL(opts.backupURL);
     this.#bucket = bucket;
     this.#prefix = prefix;
     this.#endpoint = opts.endpoint === undefined ? undefined : parseEndpoint(opts.endpoint);
     this.#partBytes = Math.max(opts.partBytes ?? 16 * MiB, 5 * MiB);
-    this.#partConcurrency = Math.max(opts.partConcurrency ?? 4, 1);
+    this.#partConcurrency = Math.max(
+      Math.min(opts.partConcurrency ?? 4, Math.floor(MAX_PARTS_IN_MEMORY_BYTES / this.#partBytes)),
+      1,
+    );
     this.location = `s3://${bucket}/${prefix}` + (this.#endpoint ? ` at ${this.#endpoint}` : '');
     const config: S3ClientConfig = {
       region:

@@ -158,7 +158,9 @@ export const LITESTREAM_OPTIONS = [
     integer: true,
     min: 1,
     default: 48,
-    help: 'Snapshot parts uploaded or downloaded in parallel.',
+    help:
+      'Snapshot parts uploaded in parallel by the replication-manager. Each part in flight is ' +
+      'held in memory, so zcache uploads at most 256 MiB of parts at once whatever this says.',
   },
   {
     key: 'litestream.multipartSize',

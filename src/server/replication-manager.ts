@@ -25,6 +25,8 @@ export interface ReplicationManagerOptions {
   backupEndpoint?: string | undefined;
   /** ZERO_LITESTREAM_MULTIPART_SIZE: a snapshot larger than this is uploaded in parts this size. */
   backupPartBytes?: number | undefined;
+  /** ZERO_LITESTREAM_MULTIPART_CONCURRENCY. */
+  backupPartConcurrency?: number | undefined;
   backupIntervalMs: number;
   /** ZCACHE_CHANGE_LOG_RETENTION_MS: how long the log keeps transactions for absent view-syncers. */
   changeLogRetentionMs: number;
@@ -60,6 +62,7 @@ export async function startReplicationManager(
           backupURL: o.backupURL!,
           endpoint: o.backupEndpoint,
           partBytes: o.backupPartBytes,
+          partConcurrency: o.backupPartConcurrency,
         }),
         db: backupDb,
         // Copying a large replica takes seconds: off this thread, replication goes on meanwhile.

@@ -80,6 +80,7 @@ async function startRole(config: ZeroConfig, log: Logger): Promise<RunningRole> 
       backupURL: config.litestream.backupURL,
       backupEndpoint: config.litestream.endpoint,
       backupPartBytes: config.litestream.multipartSize,
+      backupPartConcurrency: config.litestream.multipartConcurrency,
       backupIntervalMs: config.backupIntervalMs,
       changeLogRetentionMs: config.changeLogRetentionMs,
       log,

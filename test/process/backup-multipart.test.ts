@@ -12,9 +12,10 @@ import {startS3Server, type TestS3Server} from '../support/s3-server.js';
 import {createZcacheNode, type ZcacheNode} from '../support/zcache-process.js';
 
 /**
- * ZERO_LITESTREAM_MULTIPART_SIZE reaches the replication-manager's uploads: a snapshot larger
- * than one part goes to S3 in parts of exactly that size (the last one smaller), and what they
- * assemble into restores. The manager reaches S3 through an HTTP proxy that records every PUT.
+ * ZERO_LITESTREAM_MULTIPART_SIZE and _CONCURRENCY reach the replication-manager's uploads: a
+ * snapshot larger than one part goes to S3 in parts of exactly that size (the last one smaller),
+ * no more of them in flight at once than the concurrency allows, and what they assemble into
+ * restores. The manager reaches S3 through an HTTP proxy that records every PUT.
  */
 const PART = 5 * 1024 * 1024; // S3's smallest part, well below the 16 MiB default
 
@@ -25,11 +26,19 @@ interface RecordedPut {
   status: number;
 }
 
-/** Forwards every request to `target` unchanged and records each PUT once it is answered. */
+/**
+ * Forwards every request to `target` unchanged, records each PUT once it is answered, and the
+ * most part uploads it ever had in flight at once.
+ */
 async function startRecordingProxy(target: string) {
   const puts: RecordedPut[] = [];
+  const parts = {inFlight: 0, mostInFlight: 0};
   const server = http.createServer((req, res) => {
     const url = new URL(req.url!, target);
+    if (req.method === 'PUT' && url.searchParams.has('partNumber')) {
+      parts.mostInFlight = Math.max(parts.mostInFlight, ++parts.inFlight);
+      res.on('close', () => parts.inFlight--);
+    }
     // The SDK never signs Expect; this server has already answered 100-continue itself.
     const {expect: _continue, ...headers} = req.headers;
     let bodyBytes = 0;
@@ -53,6 +62,7 @@ async function startRecordingProxy(target: string) {
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     puts,
+    parts,
     close: () => new Promise((r) => server.close(r).closeAllConnections()),
   };
 }
@@ -83,6 +93,7 @@ beforeAll(async () => {
       ZERO_LITESTREAM_BACKUP_URL: s3.backupURL,
       ZERO_LITESTREAM_ENDPOINT: proxy.endpoint,
       ZERO_LITESTREAM_MULTIPART_SIZE: String(PART),
+      ZERO_LITESTREAM_MULTIPART_CONCURRENCY: '1',
       ZCACHE_CHANGE_STREAMER_SECRET: 'multipart secret',
       ...s3.env,
     },
@@ -97,7 +108,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-test('a snapshot larger than ZERO_LITESTREAM_MULTIPART_SIZE is uploaded in parts of that size and restores whole', async () => {
+test('a snapshot larger than ZERO_LITESTREAM_MULTIPART_SIZE is uploaded in parts of that size, one at a time as _CONCURRENCY says, and restores whole', async () => {
   await manager.startAndWaitStreaming({}, 90_000);
   const manifest = await eventually(async () => {
     const m = await readBackupManifest(store);
@@ -118,6 +129,7 @@ test('a snapshot larger than ZERO_LITESTREAM_MULTIPART_SIZE is uploaded in parts
   const full = Math.floor(manifest.bytes / PART);
   const expected = [...Array<number>(full).fill(PART), manifest.bytes - full * PART];
   expect(sizes).toEqual(expected.filter((n) => n > 0));
+  expect(proxy.parts.mostInFlight, 'parts in flight at once').toBe(1);
 
   // restoreReplica checks the assembled object against the manifest's sha256 and size.
   const check = path.join(manager.dir, 'restore-check', 'replica.db');
