@@ -13,7 +13,8 @@ export function compareRelatedByAlias(a: CorrelatedSubquery, b: CorrelatedSubque
 /**
  * The comparator for the conditions of one and/or:
  * - simple conditions first, by left, then op, then right (see {@link compareValuePositions});
- * - then EXISTS conditions, by subquery alias, then op;
+ * - then EXISTS conditions, by subquery alias, then op, then `flip`, then `scalar` (each
+ *   absent < false < true; the tie-breaks are 1.x's, 0.25 kept such ties in input order);
  * - then and/or groups, by type ('and' < 'or'), then element by element, a prefix first.
  *
  * QUIRK kept on purpose: the reference answers "before" (-1) for an and/or compared with an EXISTS
@@ -39,12 +40,23 @@ export function compareConditions(a: Condition, b: Condition): number {
     if (b.type !== 'correlatedSubquery') {
       return -1;
     }
-    return compareRelatedByAlias(a.related, b.related) || compareUTF8(a.op, b.op);
+    return (
+      compareRelatedByAlias(a.related, b.related) ||
+      compareUTF8(a.op, b.op) ||
+      compareFlag(a.flip, b.flip) ||
+      compareFlag(a.scalar, b.scalar)
+    );
   }
   if (b.type === 'correlatedSubquery') {
     return -1; // the quirk: see above
   }
   return compareGroups(a.type, a.conditions, b.type, b.conditions);
+}
+
+/** absent < false < true. */
+function compareFlag(a: boolean | undefined, b: boolean | undefined): number {
+  const rank = (flag: boolean | undefined) => (flag === undefined ? 0 : flag ? 2 : 1);
+  return rank(a) - rank(b);
 }
 
 function compareGroups(

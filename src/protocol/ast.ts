@@ -110,12 +110,17 @@ export type Disjunction = {
   readonly conditions: readonly Condition[];
 };
 
-/** EXISTS / NOT EXISTS over a correlated subquery; `flip` asks for a flipped join (v33+). */
+/**
+ * EXISTS / NOT EXISTS over a correlated subquery; `flip` asks for a flipped join (v33+); `scalar`
+ * (v49) says the subquery matches at most one row — a planner hint only, the results are plain
+ * EXISTS's, and zcache evaluates it as such.
+ */
 export type CorrelatedSubqueryCondition = {
   readonly type: 'correlatedSubquery';
   readonly related: CorrelatedSubquery;
   readonly op: CorrelatedSubqueryOperator;
   readonly flip?: boolean | undefined;
+  readonly scalar?: boolean | undefined;
 };
 
 export type Condition = SimpleCondition | Conjunction | Disjunction | CorrelatedSubqueryCondition;
@@ -307,6 +312,7 @@ const correlatedSubqueryConditionSchema: v.Type<CorrelatedSubqueryCondition> = v
   related: correlatedSubquerySchema,
   op: v.union(v.literal('EXISTS'), v.literal('NOT EXISTS')),
   flip: v.boolean().optional(),
+  scalar: v.boolean().optional(),
 });
 
 const astObjectSchema: v.Type<AST> = v.object({

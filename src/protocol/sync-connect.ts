@@ -11,8 +11,13 @@
 import {ErrorKind, ErrorOrigin, type BasicErrorBody} from './sync-errors.js';
 import type {InitConnectionMessage} from './sync-up.js';
 
-/** The sync protocol version this server speaks (all downstream formats are v44's). */
-export const PROTOCOL_VERSION = 44;
+/**
+ * The newest sync protocol version this server speaks (that of @rocicorp/zero 1.9). Downstream
+ * formats are the same for every version but the inspector's per-query metrics (v51).
+ */
+export const PROTOCOL_VERSION = 51;
+/** From this version on (the 1.x clients) a client wants a poke on each connection (§6.1 of the 1.x sheet). */
+export const POKE_PER_CONNECTION_VERSION = 45;
 /** The oldest client protocol version accepted. */
 export const MIN_SERVER_SUPPORTED_SYNC_PROTOCOL = 30;
 

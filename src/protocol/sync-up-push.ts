@@ -78,6 +78,10 @@ export type PushBody = {
   readonly schemaVersion?: number | undefined;
   readonly timestamp: number;
   readonly requestID: string;
+  /** v47, deprecated: never sent by 1.x clients and ignored, as by the reference. */
+  readonly auth?: string | undefined;
+  /** v50: W3C trace context, forwarded to the API server. */
+  readonly traceparent?: string | undefined;
 };
 
 /** `ackMutationResponses`: results up to and including this mutation may be deleted. */
@@ -141,6 +145,8 @@ export const pushBodySchema: v.Type<PushBody> = v.object({
   schemaVersion: v.number().optional(),
   timestamp: v.number(),
   requestID: v.string(),
+  auth: v.string().optional(),
+  traceparent: v.string().optional(),
 });
 
 export const ackMutationResponsesBodySchema: v.Type<AckMutationResponsesBody> = mutationIDSchema;

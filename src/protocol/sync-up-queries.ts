@@ -62,13 +62,21 @@ export type InitConnectionBody = {
   readonly clientSchema?: ClientSchema | undefined;
   readonly deleted?: DeleteClientsBody | undefined;
   readonly userPushURL?: string | undefined;
+  /** v45: headers the app asks to send with its pushes (forwarded only if allow-listed). */
+  readonly userPushHeaders?: Readonly<Record<string, string>> | undefined;
   readonly userQueryURL?: string | undefined;
+  /** v45: headers the app asks to send with its query transforms (forwarded only if allow-listed). */
+  readonly userQueryHeaders?: Readonly<Record<string, string>> | undefined;
   /** Client ids still alive in the group (absent when sent as a socket message, §1.4). */
   readonly activeClients?: readonly string[] | undefined;
+  /** v50: W3C trace context. */
+  readonly traceparent?: string | undefined;
 };
 
 export type ChangeDesiredQueriesBody = {
   readonly desiredQueriesPatch: readonly UpQueryOp[];
+  /** v50: W3C trace context, forwarded to the API server with the transforms it causes. */
+  readonly traceparent?: string | undefined;
 };
 
 const upQueryOpSchema: v.Type<UpQueryOp> = v.union(
@@ -107,10 +115,14 @@ export const initConnectionBodySchema: v.Type<InitConnectionBody> = v.object({
   clientSchema: clientSchemaSchema.optional(),
   deleted: deleteClientsBodySchema.optional(),
   userPushURL: v.string().optional(),
+  userPushHeaders: v.record(v.string()).optional(),
   userQueryURL: v.string().optional(),
+  userQueryHeaders: v.record(v.string()).optional(),
   activeClients: v.array(v.string()).optional(),
+  traceparent: v.string().optional(),
 });
 
 export const changeDesiredQueriesBodySchema: v.Type<ChangeDesiredQueriesBody> = v.object({
   desiredQueriesPatch: upQueriesPatchSchema,
+  traceparent: v.string().optional(),
 });

@@ -43,6 +43,12 @@ export type PullRequestBody = {
 /** `ping`: answered at once with `['pong', {}]`. */
 export type PingBody = Record<string, never>;
 
+/**
+ * `updateAuth` (v48): the client's new token for this connection (sent by a 1.x client when the app
+ * re-authenticates while connected). A token of another user is refused.
+ */
+export type UpdateAuthBody = {readonly auth: string};
+
 /** `closeConnection` (deprecated): any array, ignored. */
 export type CloseConnectionBody = readonly unknown[];
 
@@ -53,6 +59,7 @@ export type PushMessage = ['push', PushBody];
 export type AckMutationResponsesMessage = ['ackMutationResponses', AckMutationResponsesBody];
 export type PingMessage = ['ping', PingBody];
 export type PullRequestMessage = ['pull', PullRequestBody];
+export type UpdateAuthMessage = ['updateAuth', UpdateAuthBody];
 export type CloseConnectionMessage = ['closeConnection', CloseConnectionBody];
 export type InspectUpMessage = ['inspect', InspectUpBody];
 
@@ -64,6 +71,7 @@ export type UpstreamMessage =
   | AckMutationResponsesMessage
   | PingMessage
   | PullRequestMessage
+  | UpdateAuthMessage
   | CloseConnectionMessage
   | InspectUpMessage;
 
@@ -84,6 +92,7 @@ const BODY_SCHEMAS: {readonly [T in UpstreamMessageType]: v.Type<UpstreamBody<T>
     cookie: v.union(v.string(), v.null()),
     requestID: v.string(),
   }),
+  updateAuth: v.object({auth: v.string()}),
   closeConnection: v.array(v.unknown()),
   inspect: inspectUpBodySchema,
 };

@@ -12,8 +12,8 @@ import {QueryTransformer} from '../custom/query-transformer.js';
 import {ClientConnection} from '../view-syncer/client-connection.js';
 import {ensureCVRSchema} from '../view-syncer/cvr-schema.js';
 import {purgeInactive} from '../view-syncer/cvr-store.js';
-import {TokenRejectedError, tokenVerifierFrom} from '../view-syncer/token-verifier.js';
-import {internalErrorMessage, newErrorId} from '../shared/error-id.js';
+import {tokenRefusal, tokenVerifierFrom} from '../view-syncer/token-verifier.js';
+import type {ProtocolError} from '../protocol/sync-errors.js';
 import {retryWhileTransient, seconds} from '../shared/backoff.js';
 import {connectionLossReason, isConnectionLoss} from '../shared/connection-loss.js';
 import {ClientGroups} from './client-groups.js';
@@ -121,6 +121,11 @@ export async function createViewSyncerHandler(
         return;
       }
       const header = decodeSecProtocols(request.protocolHeader);
+      /** The token's payload (undefined when tokens are not verified), or its AuthInvalidated. */
+      const verify = async (token: string | undefined): Promise<unknown> =>
+        verifier?.verify(token, params.userID).catch((e: Error) => {
+          throw tokenRefusal(e, params.clientID, log);
+        });
       const accept = (authData: unknown) => {
         const admission = admissions.tryAdmit(params.clientGroupID);
         if (!admission.admitted) {
@@ -136,37 +141,20 @@ export async function createViewSyncerHandler(
         }
         if (ws.readyState !== ws.OPEN) return admission.release();
         const {syncer, writes} = groups.get(params.clientGroupID);
-        const conn = new ClientConnection(ws, params, syncer, writes, log);
+        const conn = new ClientConnection(ws, params, path.version, syncer, writes, log);
         ws.on('close', () => {
           admission.release();
           groups.releaseIfIdle(params.clientGroupID);
         });
-        conn.start(header.initConnectionMessage, {
-          token: header.authToken,
-          cookie: request.headers.cookie,
-          authData,
-        });
+        conn.start(
+          header.initConnectionMessage,
+          {token: header.authToken, cookie: request.headers.cookie, authData},
+          verify,
+        );
       };
       if (!verifier) return accept(undefined);
-      verifier.verify(header.authToken, params.userID).then(accept, (e: Error) => {
-        const id = newErrorId();
-        log.info(`rejecting client ${params.clientID} (error id ${id}): ${e.message}`, e.cause);
-        // Only a refusal of the token itself is described; a failure to verify it (the JWKS
-        // endpoint unreachable) can name hosts, so the client gets the id.
-        const reason =
-          e instanceof TokenRejectedError
-            ? e.message
-            : internalErrorMessage('the token could not be verified', id);
-        ws.send(
-          JSON.stringify([
-            'error',
-            {
-              kind: 'AuthInvalidated',
-              message: `Failed to decode auth token: ${reason}`,
-              origin: 'zeroCache',
-            },
-          ]),
-        );
+      verify(header.authToken).then(accept, (e: ProtocolError) => {
+        ws.send(JSON.stringify(['error', e.body]));
         ws.close(3000, 'Failed to decode JWT');
       });
     },

@@ -1,5 +1,5 @@
 import type {WebSocket} from 'ws';
-import type {ConnectParams} from '../protocol/sync-connect.js';
+import {POKE_PER_CONNECTION_VERSION, type ConnectParams} from '../protocol/sync-connect.js';
 import type {DownstreamMessage} from '../protocol/sync-down.js';
 import {ProtocolError} from '../protocol/sync-errors.js';
 import {
@@ -39,6 +39,7 @@ const CONNECTED_AFTER_MS = 2000;
 export class ClientConnection implements ClientHandle {
   readonly clientID: string;
   cookie: string | null;
+  readonly wantsPokePerConnection: boolean;
   readonly #ws: WebSocket;
   readonly #params: ConnectParams;
   readonly #syncer: ViewSyncer;
@@ -52,6 +53,8 @@ export class ClientConnection implements ClientHandle {
   readonly #idleTimer: NodeJS.Timeout;
   readonly #connectTime = Date.now();
   #auth: ApiServerAuth = {};
+  /** A token's payload for permission rules, or its refusal as a ProtocolError. */
+  #verify: (token: string | undefined) => Promise<unknown> = async () => undefined;
   /** Inspector access lasts as long as this socket (see InspectorLogin). */
   readonly #inspectorLogin = new InspectorLogin();
   #connectedSent = false;
@@ -60,6 +63,7 @@ export class ClientConnection implements ClientHandle {
   constructor(
     ws: WebSocket,
     params: ConnectParams,
+    protocolVersion: number,
     syncer: ViewSyncer,
     writes: GroupWrites,
     log: Logger,
@@ -68,6 +72,7 @@ export class ClientConnection implements ClientHandle {
     this.#params = params;
     this.clientID = params.clientID;
     this.cookie = params.baseCookie;
+    this.wantsPokePerConnection = protocolVersion >= POKE_PER_CONNECTION_VERSION;
     this.#syncer = syncer;
     this.#writes = writes;
     this.#log = log.withContext({clientGroupID: params.clientGroupID, clientID: params.clientID});
@@ -86,8 +91,13 @@ export class ClientConnection implements ClientHandle {
    * Sends `connected` — at once, or with the initConnection the header carried, once the group
    * admitted it (see CONNECTED_AFTER_MS) — and handles that initConnection.
    */
-  start(initFromHeader: unknown, auth: ApiServerAuth = {}): void {
+  start(
+    initFromHeader: unknown,
+    auth: ApiServerAuth = {},
+    verify: (token: string | undefined) => Promise<unknown> = async () => undefined,
+  ): void {
     this.#auth = auth;
+    this.#verify = verify;
     if (initFromHeader === undefined) return this.#sendConnected();
     this.#connectedTimer = setTimeout(() => this.#sendConnected(), CONNECTED_AFTER_MS);
     this.#enqueue(() => parseUpstreamMessage(initFromHeader));
@@ -165,9 +175,23 @@ export class ClientConnection implements ClientHandle {
         return this.send(['pong', {}]);
       case 'inspect':
         return this.send(['inspect', this.#syncer.inspect(msg[1], this.#inspectorLogin)]);
+      case 'updateAuth':
+        return this.#updateAuth(msg[1].auth);
       default:
         this.#log.debug(`ignoring ${msg[0]}`);
     }
+  }
+
+  /**
+   * `updateAuth` (v48): a new token for this connection, verified like the one it connected with
+   * and of the group's user (else the connection fails: AuthInvalidated or Unauthorized). Later
+   * pushes and transforms use it. Custom queries already transformed are not re-transformed.
+   */
+  async #updateAuth(token: string): Promise<void> {
+    if (token === this.#auth.token) return;
+    const auth: ApiServerAuth = {...this.#auth, token, authData: await this.#verify(token)};
+    await this.#syncer.updateAuth(auth);
+    this.#auth = auth;
   }
 
   #fail(e: unknown): void {

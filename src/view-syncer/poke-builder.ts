@@ -17,7 +17,8 @@ import type {RowChangeOut} from './row-set.js';
  * of its `mutations` table `mutationsPatch`; all other rows go in `rowsPatch`, without `_0_version`.
  *
  * Contract: `baseCookie` is the client's current cookie (asserted by the caller), and the poke is
- * sent only if `cookie` differs from it.
+ * sent only if `cookie` differs from it — or, with `evenIfUnchanged`, as an empty poke at the same
+ * cookie.
  */
 const PATCHES_PER_PART = 100;
 
@@ -32,6 +33,11 @@ export interface PokeOptions {
   /** `{app}_{shard}` schema name, to recognise the mutation bookkeeping tables. */
   shardSchema: string;
   clientGroupID: string;
+  /**
+   * Send the poke even when the cookie did not move: a 1.x client counts its queries complete
+   * only after it applied a poke on its current connection.
+   */
+  evenIfUnchanged?: boolean | undefined;
 }
 
 export class PokeBuilder {
@@ -87,9 +93,9 @@ export class PokeBuilder {
     ((this.#nextPart().rowsPatch ??= []) as RowOp[]).push({op: 'clear'});
   }
 
-  /** Sends what remains and `pokeEnd`; sends nothing if the cookie did not move. */
+  /** Sends what remains and `pokeEnd`; sends nothing if the cookie did not move (see PokeOptions). */
   end(): void {
-    if (this.#o.cookie === this.#o.baseCookie) return;
+    if (this.#o.cookie === this.#o.baseCookie && !this.#o.evenIfUnchanged) return;
     this.#start();
     this.#flush();
     this.#target.send(['pokeEnd', {pokeID: this.pokeID, cookie: this.#o.cookie}]);

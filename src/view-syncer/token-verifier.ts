@@ -5,6 +5,9 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
+import {internalErrorMessage, newErrorId} from '../shared/error-id.js';
+import type {Logger} from '../shared/log.js';
+import {ErrorKind, ErrorOrigin, ProtocolError} from '../protocol/sync-errors.js';
 
 /**
  * JWT verification for the (deprecated but supported) ZERO_AUTH_JWK / _JWKS_URL / _SECRET options
@@ -18,6 +21,25 @@ import {
  */
 export class TokenRejectedError extends Error {
   override readonly name = 'TokenRejectedError';
+}
+
+/**
+ * The AuthInvalidated error for a token that failed verification. Only a refusal of the token
+ * itself is described; a failure to verify it (the JWKS endpoint unreachable) can name hosts, so
+ * the client gets an error id and the log the cause.
+ */
+export function tokenRefusal(e: Error, clientID: string, log: Logger): ProtocolError {
+  const id = newErrorId();
+  log.info(`rejecting client ${clientID}'s token (error id ${id}): ${e.message}`, e.cause);
+  const reason =
+    e instanceof TokenRejectedError
+      ? e.message
+      : internalErrorMessage('the token could not be verified', id);
+  return new ProtocolError({
+    kind: ErrorKind.AuthInvalidated,
+    message: `Failed to decode auth token: ${reason}`,
+    origin: ErrorOrigin.ZeroCache,
+  });
 }
 
 const TOKEN_ERROR_CODE = /^ERR_(JWT|JWS)_|^ERR_JWKS_(NO|MULTIPLE)_MATCHING_KEYS?$/;

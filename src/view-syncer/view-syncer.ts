@@ -64,6 +64,11 @@ export interface ClientHandle {
   send(msg: DownstreamMessage): void;
   /** Sends an error (if any) and closes the socket. */
   close(error?: ProtocolError): void;
+  /**
+   * The client counts its queries complete only after a poke on each connection (1.x clients,
+   * sync protocol v45+): it gets one when it joins, an empty one if it is up to date.
+   */
+  readonly wantsPokePerConnection?: boolean | undefined;
 }
 
 export interface ViewSyncerOptions {
@@ -160,6 +165,7 @@ export class ViewSyncer {
       this.#checkClientSchema(body.clientSchema, client.cookie);
       this.#clients.get(client.clientID)?.close();
       this.#clients.set(client.clientID, client);
+      if (client.wantsPokePerConnection) this.#owedPoke.add(client);
       onAdmitted();
       await this.#step((version, ttl) => {
         const patches = this.#queries.applyPatch(
@@ -202,6 +208,19 @@ export class ViewSyncer {
     }
     instance.principal = principal;
     return undefined;
+  }
+
+  /**
+   * A connected client's new credentials (`updateAuth`): checked against the group's user as a
+   * new connection's are; throws the Unauthorized error to close that connection with.
+   */
+  updateAuth(auth: ApiServerAuth): Promise<void> {
+    let refusal: ProtocolError | undefined;
+    return this.#enqueue(async () => {
+      refusal = this.#admit(auth);
+    }).then(() => {
+      if (refusal) throw refusal;
+    });
   }
 
   changeDesiredQueries(client: ClientHandle, ops: readonly UpQueryOp[]): Promise<void> {
@@ -262,6 +281,7 @@ export class ViewSyncer {
 
   removeClient(client: ClientHandle): void {
     if (this.#clients.get(client.clientID) === client) this.#clients.delete(client.clientID);
+    this.#owedPoke.delete(client);
   }
 
   /**
@@ -640,6 +660,8 @@ export class ViewSyncer {
   #permissionsKey: string | undefined;
   /** Whether the CVR exists in the store (a new group's first flush creates it). */
   #stored = false;
+  /** Clients that joined and have not had their poke of this connection yet (see ClientHandle). */
+  readonly #owedPoke = new Set<ClientHandle>();
 
   #buildPokes(
     old: CVRVersion,
@@ -656,7 +678,8 @@ export class ViewSyncer {
     const fresh = versionString(old) === '00';
     const pokes: PendingPoke[] = [];
     for (const client of this.#clients.values()) {
-      if (client.cookie === cookie) continue;
+      const owed = this.#owedPoke.delete(client);
+      if (client.cookie === cookie && !owed) continue;
       const buffered: DownstreamMessage[] = [];
       const poke = new PokeBuilder(
         {send: (m) => buffered.push(m)},
@@ -666,6 +689,7 @@ export class ViewSyncer {
           schemaVersions,
           shardSchema: this.#o.shardSchema,
           clientGroupID: this.#o.clientGroupID,
+          evenIfUnchanged: owed,
         },
       );
       if (this.#ahead.has(client.clientID)) {

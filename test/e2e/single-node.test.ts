@@ -203,8 +203,8 @@ describe('protocol errors', () => {
   }
   const q = 'clientID=c1&clientGroupID=g-raw&ts=1&lmid=0';
 
-  test('protocol v29 and v45 get VersionNotSupported', async () => {
-    for (const v of [29, 45]) {
+  test('protocol v29 and v52 get VersionNotSupported', async () => {
+    for (const v of [29, 52]) {
       const messages = await rawSocket(`/sync/v${v}/connect?${q}`);
       expect(messages).toEqual([['error', expect.objectContaining({kind: 'VersionNotSupported'})]]);
     }

@@ -179,16 +179,23 @@ describe('parseConnectParams', () => {
 });
 
 describe('protocol versions', () => {
-  test('30..44 are supported', () => {
-    expect([29, 30, 44, 45].map(isSupportedProtocolVersion)).toEqual([false, true, true, false]);
+  test('30..51 are supported (0.25.9 clients at 44, 1.9.0 at 51)', () => {
+    expect([29, 30, 44, 45, 51, 52].map(isSupportedProtocolVersion)).toEqual([
+      false,
+      true,
+      true,
+      true,
+      true,
+      false,
+    ]);
   });
 
   test('the VersionNotSupported text names who must be updated', () => {
     expect(versionNotSupportedMessage(29)).toBe(
-      'server is at sync protocol v44 and does not support v29. ' +
+      'server is at sync protocol v51 and does not support v29. ' +
         'The client must be updated to a newer release.',
     );
-    expect(versionNotSupportedMessage(45)).toContain('The server must be updated');
+    expect(versionNotSupportedMessage(52)).toContain('The server must be updated');
     expect(versionNotSupportedError(29)).toEqual({
       kind: 'VersionNotSupported',
       message: versionNotSupportedMessage(29),
