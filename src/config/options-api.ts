@@ -67,6 +67,22 @@ export const CUSTOM_ENDPOINT_OPTIONS = [
     help: "Forward the client's cookies (e.g. auth cookies) to the mutate endpoint.",
   },
   {
+    key: 'mutate.allowedClientHeaders',
+    flag: 'mutate-allowed-client-headers',
+    type: 'string[]',
+    help:
+      'Headers (comma-separated names, any case) a client may ask to send with its pushes ' +
+      '(1.x clients\' mutateHeaders) that are forwarded to the mutate endpoint. Unset: none.',
+  },
+  {
+    key: 'mutate.allowedRequestHeaders',
+    flag: 'mutate-allowed-request-headers',
+    type: 'string[]',
+    help:
+      "Headers of the client's WebSocket upgrade request (e.g. set by a proxy) forwarded to the " +
+      'mutate endpoint. Unset: none.',
+  },
+  {
     key: 'query.url',
     flag: 'query-url',
     type: 'string[]',
@@ -88,6 +104,22 @@ export const CUSTOM_ENDPOINT_OPTIONS = [
     help: "Forward the client's cookies (e.g. auth cookies) to the query endpoint.",
   },
   {
+    key: 'query.allowedClientHeaders',
+    flag: 'query-allowed-client-headers',
+    type: 'string[]',
+    help:
+      'Headers a client may ask to send with its query transforms (1.x clients\' queryHeaders) ' +
+      'that are forwarded to the query endpoint. Unset: none.',
+  },
+  {
+    key: 'query.allowedRequestHeaders',
+    flag: 'query-allowed-request-headers',
+    type: 'string[]',
+    help:
+      "Headers of the client's WebSocket upgrade request forwarded to the query endpoint. " +
+      'Unset: none.',
+  },
+  {
     flag: 'push-url',
     aliasOf: 'mutate-url',
     deprecated: 'use ZERO_MUTATE_URL (--mutate-url) instead',
@@ -102,6 +134,26 @@ export const CUSTOM_ENDPOINT_OPTIONS = [
     flag: 'push-forward-cookies',
     aliasOf: 'mutate-forward-cookies',
     deprecated: 'use ZERO_MUTATE_FORWARD_COOKIES (--mutate-forward-cookies) instead',
+  },
+  {
+    flag: 'push-allowed-client-headers',
+    aliasOf: 'mutate-allowed-client-headers',
+    deprecated: 'use ZERO_MUTATE_ALLOWED_CLIENT_HEADERS instead',
+  },
+  {
+    flag: 'push-allowed-request-headers',
+    aliasOf: 'mutate-allowed-request-headers',
+    deprecated: 'use ZERO_MUTATE_ALLOWED_REQUEST_HEADERS instead',
+  },
+  {
+    flag: 'get-queries-allowed-client-headers',
+    aliasOf: 'query-allowed-client-headers',
+    deprecated: 'use ZERO_QUERY_ALLOWED_CLIENT_HEADERS instead',
+  },
+  {
+    flag: 'get-queries-allowed-request-headers',
+    aliasOf: 'query-allowed-request-headers',
+    deprecated: 'use ZERO_QUERY_ALLOWED_REQUEST_HEADERS instead',
   },
   {
     flag: 'get-queries-url',
@@ -147,6 +199,52 @@ export const AUTH_OPTIONS = [
     secret: true,
     deprecated: JWT_DEPRECATION,
     help: 'Symmetric key that verifies client JWTs. Set at most one of the auth-* options.',
+  },
+  {
+    key: 'auth.issuer',
+    flag: 'auth-issuer',
+    type: 'string',
+    help:
+      'With JWT verification (ZERO_AUTH_JWK, _JWKS_URL or _SECRET, deprecated): the `iss` a ' +
+      'token must carry; another or none is refused.',
+  },
+  {
+    key: 'auth.audience',
+    flag: 'auth-audience',
+    type: 'string',
+    help:
+      'With JWT verification (ZERO_AUTH_JWK, _JWKS_URL or _SECRET, deprecated): the `aud` a ' +
+      'token must carry; another or none is refused.',
+  },
+  {
+    key: 'auth.revalidateIntervalSeconds',
+    flag: 'auth-revalidate-interval-seconds',
+    type: 'number',
+    min: 1,
+    default: 300,
+    help:
+      "Seconds between re-checks of each connection's credentials with the query endpoint " +
+      '(1.x). Accepted for compatibility; zcache checks credentials when a client connects ' +
+      'or sends new ones (updateAuth), not periodically yet.',
+  },
+  {
+    key: 'auth.retransformIntervalSeconds',
+    flag: 'auth-retransform-interval-seconds',
+    type: 'number',
+    min: 1,
+    default: 300,
+    help:
+      "Seconds between re-transforms of each client group's custom queries (1.x). Accepted " +
+      'for compatibility; zcache re-transforms when a query is (re)added, not periodically yet.',
+  },
+  {
+    key: 'enableCrudMutations',
+    flag: 'enable-crud-mutations',
+    type: 'boolean',
+    default: true,
+    help:
+      'Accept legacy CRUD mutations (z.mutate.<table>.insert/update/delete without custom ' +
+      'mutators). false: a CRUD push is refused with InvalidPush.',
   },
   {
     key: 'perUserMutationLimit.max',

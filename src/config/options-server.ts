@@ -56,6 +56,17 @@ export const SERVER_OPTIONS = [
     help: 'Use per-message deflate on WebSockets: less bandwidth, more CPU on both ends.',
   },
   {
+    key: 'websocketMaxPayloadBytes',
+    flag: 'websocket-max-payload-bytes',
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: 10 * 1024 * 1024,
+    help:
+      'Largest WebSocket message a client may send, in bytes; a larger one closes its socket ' +
+      '(code 1009) before it is parsed.',
+  },
+  {
     key: 'websocketCompressionOptions',
     flag: 'websocket-compression-options',
     type: 'string',

@@ -35,9 +35,23 @@ const ZERO_CACHE_ENV_NAMES = `
   .split(/\s+/)
   .filter(Boolean);
 
-test('the table has exactly zero-cache 0.25.9 options plus the zcache-only ones', () => {
+/** Those of 1.9.0's new options that zcache reads (docs/zero-1.x-api-server-and-config.md §B1). */
+const ZERO_CACHE_19_ENV_NAMES = `
+  ZERO_MUTATE_ALLOWED_CLIENT_HEADERS ZERO_MUTATE_ALLOWED_REQUEST_HEADERS
+  ZERO_QUERY_ALLOWED_CLIENT_HEADERS ZERO_QUERY_ALLOWED_REQUEST_HEADERS
+  ZERO_PUSH_ALLOWED_CLIENT_HEADERS ZERO_PUSH_ALLOWED_REQUEST_HEADERS
+  ZERO_GET_QUERIES_ALLOWED_CLIENT_HEADERS ZERO_GET_QUERIES_ALLOWED_REQUEST_HEADERS
+  ZERO_AUTH_ISSUER ZERO_AUTH_AUDIENCE ZERO_AUTH_REVALIDATE_INTERVAL_SECONDS
+  ZERO_AUTH_RETRANSFORM_INTERVAL_SECONDS ZERO_ENABLE_CRUD_MUTATIONS ZERO_WEBSOCKET_MAX_PAYLOAD_BYTES
+`
+  .split(/\s+/)
+  .filter(Boolean);
+
+test('the table has exactly zero-cache 0.25.9 options, the 1.9.0 ones zcache reads, and its own', () => {
   const zeroNames = OPTIONS.map(envName).filter((name) => name.startsWith('ZERO_'));
-  expect([...zeroNames].sort()).toEqual([...ZERO_CACHE_ENV_NAMES].sort());
+  expect([...zeroNames].sort()).toEqual(
+    [...ZERO_CACHE_ENV_NAMES, ...ZERO_CACHE_19_ENV_NAMES].sort(),
+  );
   const own = VALUE_OPTIONS.filter((spec) => spec.zcacheOnly).map(envName);
   expect([...own].sort()).toEqual(
     [

@@ -14,9 +14,11 @@ const KEY = 'key-7c1e0b';
 let server: http.Server;
 let port: number;
 let answer: (res: http.ServerResponse) => void;
+let lastHeaders: http.IncomingHttpHeaders = {};
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
+    lastHeaders = req.headers;
     req.resume();
     req.on('end', () => answer(res));
   });
@@ -107,4 +109,45 @@ test("a non-OK status keeps the reference's body: status and the start of the an
       bodyPreview: 'down for maintenance',
     },
   });
+});
+
+test('headers: Origin, then only the allow-listed request and client headers, never one zcache sets itself', async () => {
+  answer = (res) => res.writeHead(200, {'Content-Type': 'application/json'}).end('{}');
+  const target: ApiServerTarget = {
+    url: `http://127.0.0.1:${port}/api/mutate`,
+    apiKey: 'the key',
+    forwardCookies: false,
+    appID: 'app',
+    shardSchema: 'app_0',
+    timeoutMs: 5000,
+    clientHeaders: {of: 'push', allowed: ['X-Tenant', 'Authorization', 'X-Api-Key']},
+    allowedRequestHeaders: ['x-forwarded-for'],
+  };
+  const result = await callApiServer(
+    target,
+    {
+      token: 'tok',
+      requestHeaders: {
+        origin: 'https://app.example',
+        'x-forwarded-for': '10.0.0.1',
+        'x-secret-proxy-header': 'no',
+        cookie: 'session=1',
+      },
+      pushHeaders: {'x-tenant': 't1', authorization: 'Bearer forged', 'X-Api-Key': 'forged'},
+      queryHeaders: {'x-tenant': 'from the query side'},
+    },
+    ['push', {}],
+    '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+  );
+  expect(result.ok).toBe(true);
+  expect(lastHeaders).toMatchObject({
+    origin: 'https://app.example',
+    'x-forwarded-for': '10.0.0.1',
+    'x-tenant': 't1',
+    authorization: 'Bearer tok',
+    'x-api-key': 'the key',
+    traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+  });
+  expect(lastHeaders['x-secret-proxy-header']).toBeUndefined();
+  expect(lastHeaders.cookie).toBeUndefined();
 });

@@ -4,8 +4,10 @@ import type {Logger} from '../shared/log.js';
 
 /**
  * One POST to the app's API server (fact sheet §7.2): `?schema={app}_{shard}&appID={app}` added to
- * the URL, JSON body, `X-Api-Key` when configured, the client's token as a bearer token, and the
- * upgrade request's cookies when forwarding is on. Failures come back as the RequestFailure part
+ * the URL, JSON body, `X-Api-Key` when configured, the client's token as a bearer token, the
+ * upgrade request's cookies when forwarding is on, its `Origin`, the headers the allow-lists let
+ * through (1.x: ZERO_{MUTATE,QUERY}_ALLOWED_{CLIENT,REQUEST}_HEADERS; never one zcache sets
+ * itself), and a W3C `traceparent` when the client sent one. Failures come back as the RequestFailure part
  * of a PushFailed / TransformFailed body, with a message that says what went wrong but not where:
  * the URL may carry a key in its query string or a user and password, and its host is none of the
  * client's business. The log gets the URL (without userinfo, query values blanked) and the cause.
@@ -17,6 +19,10 @@ export interface ApiServerTarget {
   appID: string;
   shardSchema: string;
   timeoutMs: number;
+  /** Which of the client's requested headers this endpoint gets, and which of them may pass. */
+  clientHeaders?: {of: 'push' | 'query'; allowed?: readonly string[] | undefined} | undefined;
+  /** Headers of the client's upgrade request that may pass. */
+  allowedRequestHeaders?: readonly string[] | undefined;
   /** Where failures are logged with their URL and cause (the client's message has neither). */
   log?: Logger | undefined;
 }
@@ -26,6 +32,11 @@ export interface ApiServerAuth {
   cookie?: string | undefined;
   /** The verified token's payload, when tokens are verified (for permission rules, not sent). */
   authData?: unknown;
+  /** The upgrade request's headers (only allow-listed ones and Origin are sent). */
+  requestHeaders?: Readonly<Record<string, string | readonly string[] | undefined>> | undefined;
+  /** Headers the client asked to send with pushes / transforms (initConnection, v45). */
+  pushHeaders?: Readonly<Record<string, string>> | undefined;
+  queryHeaders?: Readonly<Record<string, string>> | undefined;
 }
 
 export type ApiServerResult =
@@ -37,6 +48,7 @@ export async function callApiServer(
   target: ApiServerTarget,
   auth: ApiServerAuth,
   body: unknown,
+  traceparent?: string,
 ): Promise<ApiServerResult> {
   const url = new URL(target.url);
   const logFailure = (what: string, cause?: unknown) =>
@@ -54,7 +66,11 @@ export async function callApiServer(
   }
   url.searchParams.set('schema', target.shardSchema);
   url.searchParams.set('appID', target.appID);
-  const headers: Record<string, string> = {'Content-Type': 'application/json'};
+  const headers: Record<string, string> = {
+    ...forwardedHeaders(target, auth),
+    'Content-Type': 'application/json',
+  };
+  if (traceparent) headers.traceparent = traceparent;
   if (target.apiKey) headers['X-Api-Key'] = target.apiKey;
   if (auth.token) headers.Authorization = `Bearer ${auth.token}`;
   if (target.forwardCookies && auth.cookie) headers.Cookie = auth.cookie;
@@ -101,6 +117,48 @@ export async function callApiServer(
       failure: {origin: 'zeroCache', reason: 'parse'},
     };
   }
+}
+
+/** Headers zcache sets itself or that describe the transport: never taken from a client. */
+const OWN_HEADERS = new Set([
+  'authorization',
+  'connection',
+  'content-length',
+  'content-type',
+  'cookie',
+  'host',
+  'traceparent',
+  'transfer-encoding',
+  'x-api-key',
+]);
+
+/** Origin, then the allow-listed request headers, then the allow-listed client headers. */
+function forwardedHeaders(target: ApiServerTarget, auth: ApiServerAuth): Record<string, string> {
+  const out: Record<string, string> = {};
+  const put = (
+    name: string,
+    value: string | readonly string[] | undefined,
+    allowed: Set<string>,
+  ) => {
+    const lower = name.toLowerCase();
+    if (value === undefined || OWN_HEADERS.has(lower) || !allowed.has(lower)) return;
+    out[lower] = typeof value === 'string' ? value : value.join(', ');
+  };
+  const request = auth.requestHeaders ?? {};
+  put('origin', request.origin, new Set(['origin']));
+  const allowedRequest = lowerSet(target.allowedRequestHeaders);
+  for (const [name, value] of Object.entries(request)) put(name, value, allowedRequest);
+  const client = target.clientHeaders;
+  if (client) {
+    const asked = client.of === 'push' ? auth.pushHeaders : auth.queryHeaders;
+    const allowedClient = lowerSet(client.allowed);
+    for (const [name, value] of Object.entries(asked ?? {})) put(name, value, allowedClient);
+  }
+  return out;
+}
+
+function lowerSet(names: readonly string[] | undefined): Set<string> {
+  return new Set((names ?? []).map((n) => n.trim().toLowerCase()));
 }
 
 /** The URL without its user and password, and with every query value blanked but ours. */

@@ -28,13 +28,8 @@ export interface PushingClient {
   failPush(body: PushFailedBody): void;
 }
 
-export interface PushForwarderOptions {
+export interface PushForwarderOptions extends Omit<ApiServerTarget, 'url' | 'log'> {
   endpoint: EndpointAllowList;
-  apiKey?: string | undefined;
-  forwardCookies: boolean;
-  appID: string;
-  shardSchema: string;
-  timeoutMs: number;
   log: Logger;
 }
 
@@ -100,7 +95,9 @@ export class PushForwarder {
     if (!endpoint.ok)
       return this.#fail(push, {origin: 'zeroCache', reason: 'internal', message: endpoint.message});
     const target: ApiServerTarget = {...this.#o, url: endpoint.url};
-    const res = await callApiServer(target, auth, push);
+    // The token travels as a header, never in the body; a 0.25 API server refuses unknown keys.
+    const {auth: _token, traceparent, ...body} = push;
+    const res = await callApiServer(target, auth, body, traceparent);
     if (!res.ok) return this.#fail(push, {...res.failure, message: res.message});
     this.#report(push, parsePushResponse(res.body));
   }

@@ -45,7 +45,7 @@ export class QueryTransformer {
       todo.map(({id, name, args}) => ({id, name, args})),
     ]);
     if (!res.ok) throw failed(res.message, res.failure, todo);
-    const [tag, body] = (Array.isArray(res.body) ? res.body : []) as [unknown, unknown];
+    const [tag, body] = transformAnswer(res.body);
     if (tag === 'transformFailed') {
       const b = body as {message?: string; reason?: string; details?: unknown};
       throw failed(
@@ -84,6 +84,19 @@ export class QueryTransformer {
       queryID,
     };
   }
+}
+
+/**
+ * The API server's answer as the 0.25 helpers phrase it (`['transformed', results]` or
+ * `['transformFailed', body]`); 1.x helpers answer `{kind: 'QueryResponse', queries, userID?}` or
+ * a bare TransformFailed body, which mean the same.
+ */
+function transformAnswer(answer: unknown): [unknown, unknown] {
+  if (Array.isArray(answer)) return answer as [unknown, unknown];
+  const kind = (answer as {kind?: unknown} | null)?.kind;
+  if (kind === 'QueryResponse') return ['transformed', (answer as {queries?: unknown}).queries];
+  if (kind === 'TransformFailed') return ['transformFailed', answer];
+  return [undefined, undefined];
 }
 
 function failed(message: string, failure: object, queries: readonly CustomQuery[]): ProtocolError {

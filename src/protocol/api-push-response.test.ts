@@ -24,6 +24,23 @@ test('per-mutation results: success, application error, out of order, already pr
   });
 });
 
+test("1.x helpers' MutateResponse envelope: the same results, with the user they acted for", () => {
+  const mutations = [{id, result: {}}];
+  expect(parsePushResponse({kind: 'MutateResponse', mutations, userID: 'u1'})).toEqual({
+    kind: 'results',
+    results: [{id, result: {kind: 'ok'}}],
+    userID: 'u1',
+  });
+  expect(parsePushResponse({kind: 'MutateResponse', mutations, userID: null})).toMatchObject({
+    userID: null,
+  });
+  expect(parsePushResponse({kind: 'MutateResponse', mutations, later: 1})).toMatchObject({
+    kind: 'results',
+    userID: undefined,
+  });
+  expect(parsePushResponse({kind: 'MutateResponse', mutations: 'x'}).kind).toBe('unparsable');
+});
+
 test("the API server's own PushFailed body", () => {
   expect(
     parsePushResponse({

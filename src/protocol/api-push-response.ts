@@ -1,7 +1,9 @@
 /**
  * What the app's API server answers to a push (fact sheet §7.4, §7.5), parsed from untrusted
- * JSON: per-mutation results, a PushFailed body of its own, or one of the legacy error forms,
- * which are turned into the PushFailed they mean. Anything else is `unparsable`.
+ * JSON: per-mutation results — bare (`{mutations}`, 0.25 helpers) or in 1.x's envelope
+ * (`{kind: 'MutateResponse', mutations, userID?}`) — a PushFailed body of its own, or one of the
+ * legacy error forms, which are turned into the PushFailed they mean. Anything else is
+ * `unparsable`.
  */
 import * as v from '@badrap/valita';
 import {jsonValueSchema, type JSONValue} from './sync-json.js';
@@ -17,6 +19,11 @@ export type PushResponse =
   | {
       readonly kind: 'results';
       readonly results: readonly {id: MutationID; result: MutationResult}[];
+      /**
+       * 1.x envelopes: the user the API server acted for (null: logged out); undefined when the
+       * answer does not say.
+       */
+      readonly userID?: string | null | undefined;
     }
   | {
       readonly kind: 'failed';
@@ -43,9 +50,19 @@ const resultSchema = v.union(
   }),
 );
 
-const okSchema = v.object({
-  mutations: v.array(v.object({id: mutationIDSchema, result: resultSchema})),
-});
+const mutationResultsSchema = v.array(v.object({id: mutationIDSchema, result: resultSchema}));
+
+const okSchema = v.union(
+  v.object({mutations: mutationResultsSchema}),
+  // 1.x helpers; later keys are tolerated, as 1.9's zero-cache does.
+  v
+    .object({
+      kind: v.literal('MutateResponse'),
+      mutations: mutationResultsSchema,
+      userID: v.union(v.string(), v.null()).optional(),
+    })
+    .rest(v.unknown()),
+);
 
 const ids = v.array(mutationIDSchema).optional();
 
@@ -79,6 +96,7 @@ export function parsePushResponse(body: unknown): PushResponse {
     return {
       kind: 'results',
       results: ok.value.mutations.map(({id, result}) => ({id, result: toResult(result)})),
+      userID: 'userID' in ok.value ? ok.value.userID : undefined,
     };
   }
   const failed = pushFailedSchema.try(body);

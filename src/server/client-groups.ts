@@ -132,6 +132,8 @@ export class ClientGroups {
         endpoint: this.#pushEndpoint,
         apiKey: config.mutate.apiKey,
         forwardCookies: config.mutate.forwardCookies,
+        clientHeaders: {of: 'push', allowed: config.mutate.allowedClientHeaders},
+        allowedRequestHeaders: config.mutate.allowedRequestHeaders,
         appID: config.app.id,
         shardSchema: shardSchema(shard),
         timeoutMs: config.apiServerTimeoutMs,
@@ -145,16 +147,21 @@ export class ClientGroups {
     );
     const results = new MutationResults(this.#d.upstream, shardSchema(shard), clientGroupID);
     const {max, windowMs} = config.perUserMutationLimit;
-    const crud = new CrudMutations({
-      upstream: this.#d.upstream,
-      appID: config.app.id,
-      shardSchema: shardSchema(shard),
-      clientGroupID,
-      replica: () => (this.#crudReplica ??= openReplica(config.replica.file, {readonly: true})),
-      limit: max === undefined ? undefined : new MutationRateLimit(max, windowMs),
-      customMutators: (config.mutate.url ?? []).length > 0,
-      log,
-    });
+    // ZERO_ENABLE_CRUD_MUTATIONS=false: GroupWrites refuses CRUD pushes.
+    const crud =
+      config.enableCrudMutations === false
+        ? undefined
+        : new CrudMutations({
+            upstream: this.#d.upstream,
+            appID: config.app.id,
+            shardSchema: shardSchema(shard),
+            clientGroupID,
+            replica: () =>
+              (this.#crudReplica ??= openReplica(config.replica.file, {readonly: true})),
+            limit: max === undefined ? undefined : new MutationRateLimit(max, windowMs),
+            customMutators: (config.mutate.url ?? []).length > 0,
+            log,
+          });
     return {syncer, writes: new GroupWrites(clientGroupID, pusher, crud, results, log)};
   }
 }

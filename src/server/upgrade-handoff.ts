@@ -65,21 +65,21 @@ export function handedOffRequest(req: IncomingMessage, head: Buffer): HandedOffR
 }
 
 /**
+ * The largest upstream message accepted when no configuration says (ZERO_WEBSOCKET_MAX_PAYLOAD_BYTES
+ * does): a client sending more is closed with 1009 (message too big), other clients are unaffected.
+ */
+export const MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
+
+/**
  * ws options for sync sockets: no own server, per-message deflate when configured, and the
  * client's `Sec-WebSocket-Protocol` echoed exactly (browsers fail the socket otherwise, §1.3).
  * Throws when ZERO_WEBSOCKET_COMPRESSION_OPTIONS is not a JSON object.
  */
-/**
- * The largest upstream message accepted (a `push` with a big mutation, a large initConnection);
- * a client sending more is closed with 1009 (message too big), other clients are unaffected.
- */
-export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
-
 export function syncWebSocketServerOptions(config?: ZeroConfig): ServerOptions {
   const options: ServerOptions = {
     noServer: true,
     handleProtocols: echoClientProtocol,
-    maxPayload: MAX_MESSAGE_BYTES,
+    maxPayload: config?.websocketMaxPayloadBytes ?? MAX_MESSAGE_BYTES,
   };
   if (config?.websocketCompression) {
     options.perMessageDeflate = config.websocketCompressionOptions

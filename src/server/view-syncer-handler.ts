@@ -83,6 +83,8 @@ export async function createViewSyncerHandler(
         url: queryURL,
         apiKey: config.query.apiKey,
         forwardCookies: config.query.forwardCookies,
+        clientHeaders: {of: 'query', allowed: config.query.allowedClientHeaders},
+        allowedRequestHeaders: config.query.allowedRequestHeaders,
         appID: config.app.id,
         shardSchema: shardSchema(shard),
         timeoutMs: config.apiServerTimeoutMs,
@@ -148,7 +150,12 @@ export async function createViewSyncerHandler(
         });
         conn.start(
           header.initConnectionMessage,
-          {token: header.authToken, cookie: request.headers.cookie, authData},
+          {
+            token: header.authToken,
+            cookie: request.headers.cookie,
+            requestHeaders: request.headers,
+            authData,
+          },
           verify,
         );
       };

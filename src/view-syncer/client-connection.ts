@@ -152,6 +152,11 @@ export class ClientConnection implements ClientHandle {
       case 'initConnection':
         if (this.#initialized) throw ProtocolError.of('Internal', 'Outbound stream already set');
         this.#initialized = true;
+        this.#auth = {
+          ...this.#auth,
+          pushHeaders: msg[1].userPushHeaders,
+          queryHeaders: msg[1].userQueryHeaders,
+        };
         await this.#syncer.addClient(this, msg[1], this.#connectTime, this.#auth, () =>
           this.#sendConnected(),
         );

@@ -16,14 +16,15 @@ import type {MutationResults} from './mutation-results.js';
 export class GroupWrites {
   readonly #clientGroupID: string;
   readonly #pusher: PushForwarder;
-  readonly #crud: CrudMutations;
+  /** Undefined when legacy CRUD mutations are disabled (ZERO_ENABLE_CRUD_MUTATIONS=false). */
+  readonly #crud: CrudMutations | undefined;
   readonly #results: MutationResults;
   readonly #log: Logger;
 
   constructor(
     clientGroupID: string,
     pusher: PushForwarder,
-    crud: CrudMutations,
+    crud: CrudMutations | undefined,
     results: MutationResults,
     log: Logger,
   ) {
@@ -47,12 +48,20 @@ export class GroupWrites {
         `A push for client group ${body.clientGroupID} arrived on a connection of client group ${this.#clientGroupID}`,
       );
     }
+    const crud = this.#crud;
+    if (!crud && body.mutations.some((m) => m.type === 'crud')) {
+      throw ProtocolError.of(
+        'InvalidPush',
+        'Support for legacy CRUD mutations is disabled on this server ' +
+          '(ZERO_ENABLE_CRUD_MUTATIONS=false): use custom mutators.',
+      );
+    }
     const custom = body.mutations.filter((m): m is CustomMutation => m.type === 'custom');
     if (custom.length) this.#pusher.enqueue({...body, mutations: custom}, auth);
     const errors: ProtocolError[] = [];
     for (const m of body.mutations) {
-      if (m.type !== 'crud') continue;
-      const error = await this.#crud.process(m, auth.authData, body.schemaVersion);
+      if (m.type !== 'crud' || !crud) continue;
+      const error = await crud.process(m, auth.authData, body.schemaVersion);
       if (error) errors.push(error);
     }
     return errors;

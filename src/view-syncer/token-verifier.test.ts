@@ -44,3 +44,21 @@ describe('what a token refusal may tell the client', () => {
     expect(error).not.toBeInstanceOf(TokenRejectedError);
   });
 });
+
+test('with ZERO_AUTH_ISSUER and _AUDIENCE a token must carry both, as the token’s own fault', async () => {
+  const verifier = (await tokenVerifierFrom({secret: SECRET, issuer: 'me', audience: 'app'}))!;
+  const key = new TextEncoder().encode(SECRET);
+  const token = (iss?: string, aud?: string) => {
+    const jwt = new SignJWT({}).setProtectedHeader({alg: 'HS256'}).setSubject('alice');
+    if (iss) jwt.setIssuer(iss);
+    if (aud) jwt.setAudience(aud);
+    return jwt.setExpirationTime('1h').sign(key);
+  };
+  await expect(verifier.verify(await token('me', 'app'), 'alice')).resolves.toMatchObject({
+    sub: 'alice',
+  });
+  for (const [iss, aud] of [['other', 'app'], ['me', 'other'], [undefined, 'app'], ['me']])
+    await expect(verifier.verify(await token(iss, aud), 'alice')).rejects.toBeInstanceOf(
+      TokenRejectedError,
+    );
+});

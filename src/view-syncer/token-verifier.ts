@@ -52,6 +52,10 @@ export interface AuthOptions {
   jwk?: string | undefined;
   jwksUrl?: string | undefined;
   secret?: string | undefined;
+  /** ZERO_AUTH_ISSUER: the `iss` a token must carry. */
+  issuer?: string | undefined;
+  /** ZERO_AUTH_AUDIENCE: the `aud` a token must carry. */
+  audience?: string | undefined;
 }
 
 export async function tokenVerifierFrom(auth: AuthOptions): Promise<TokenVerifier | undefined> {
@@ -70,7 +74,10 @@ export async function tokenVerifierFrom(auth: AuthOptions): Promise<TokenVerifie
       if (!token) throw new TokenRejectedError('no auth token was provided');
       let payload: JWTPayload;
       try {
-        ({payload} = await jwtVerify(token, key as never));
+        ({payload} = await jwtVerify(token, key as never, {
+          ...(auth.issuer ? {issuer: auth.issuer} : {}),
+          ...(auth.audience ? {audience: auth.audience} : {}),
+        }));
       } catch (e) {
         const code = (e as {code?: unknown}).code;
         if (typeof code === 'string' && TOKEN_ERROR_CODE.test(code))

@@ -10,6 +10,7 @@ import {createZcacheNode, type ZcacheNode, type ZcacheProcess} from '../support/
  * Hostile input on the sync socket: each bad message gets an error (or a close code) on its own
  * socket, and the server keeps serving everyone else. The fuzz part is seeded (ZCACHE_TEST_SEED).
  */
+const MAX_PAYLOAD_BYTES = 4_000_000;
 const MAX_QUERIES = 20;
 const MAX_QUERY_RECORDS = 40;
 const ITEM_SCHEMA = {
@@ -27,6 +28,8 @@ beforeAll(async () => {
     upstreamUrl: db.url,
     env: {
       ZERO_NUM_SYNC_WORKERS: '1',
+      // Below the 10 MiB default, so that the frame of 5 MB below is too big only if it is read.
+      ZERO_WEBSOCKET_MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD_BYTES),
       ZCACHE_MAX_QUERIES_PER_CLIENT_GROUP: String(MAX_QUERIES),
       ZCACHE_MAX_QUERY_RECORDS_PER_CLIENT_GROUP: String(MAX_QUERY_RECORDS),
     },
@@ -91,7 +94,7 @@ test('each kind of bad message gets its own error, on its own socket', async () 
       ),
     ),
   ).toBe('InvalidMessage');
-  const huge = await exchange((ws) => ws.send('x'.repeat(17 * 1024 * 1024)));
+  const huge = await exchange((ws) => ws.send('x'.repeat(MAX_PAYLOAD_BYTES + 1_000_000)));
   expect(huge.code).toBe(1009);
   expect((await exchange(() => {}, null)).code).toBe(1002);
   expect((await exchange(() => {}, 'garbled')).code).toBe(1002);
