@@ -1,4 +1,4 @@
-import {afterAll, beforeAll, expect, test} from 'vitest';
+import {afterAll, beforeAll, describe, expect, test} from 'vitest';
 import WebSocket from 'ws';
 import {
   createSchema,
@@ -139,4 +139,92 @@ test('a verified token of another subject is refused by a client group, with a m
   expect(error).toMatchObject({kind: 'Unauthorized'});
   expect(JSON.stringify(error)).not.toMatch(/alice|mallory/);
   expect(mallory.messages.map((m) => m[0])).toEqual(['connected', 'error']);
+});
+
+describe('1.x connections (sync protocol v51)', () => {
+  const init = (desiredQueriesPatch: unknown[]) => [
+    'initConnection',
+    {
+      desiredQueriesPatch,
+      clientSchema: {
+        tables: {
+          note: {
+            columns: {id: {type: 'number'}, ownerID: {type: 'string'}, text: {type: 'string'}},
+            primaryKey: ['id'],
+          },
+        },
+      },
+    },
+  ];
+  const notes = {op: 'put', hash: 'notes', ast: {table: 'note'}};
+
+  test("updateAuth: the group user's new token is taken; another user's token closes the connection with Unauthorized", async () => {
+    const alice = await openSyncClient(node.port, {
+      clientGroupID: 'g-update-auth',
+      clientID: 'a',
+      token: await token('alice'),
+      version: 51,
+    });
+    alice.send(init([notes]));
+    await alice.waitFor((m) => m[0] === 'pokeEnd');
+    alice.send(['updateAuth', {auth: await hs256Token(SECRET, 'alice', {role: 'user', n: 2})}]);
+    // Still served: a new query is answered.
+    alice.send([
+      'changeDesiredQueries',
+      {desiredQueriesPatch: [{op: 'put', hash: 'one', ast: {table: 'note', limit: 1}}]},
+    ]);
+    const pokeEnds = () => alice.messages.filter((m) => m[0] === 'pokeEnd').length;
+    await alice.waitFor((m) => m[0] === 'pokeEnd' && pokeEnds() === 2);
+    expect(alice.messages.filter((m) => m[0] === 'error')).toEqual([]);
+
+    alice.send(['updateAuth', {auth: await token('mallory')}]);
+    const [, error] = await alice.waitFor((m) => m[0] === 'error');
+    expect(error).toMatchObject({kind: 'Unauthorized'});
+    expect(JSON.stringify(error)).not.toMatch(/alice|mallory/);
+    await alice.closed;
+  });
+
+  test('updateAuth with a token that fails verification gets AuthInvalidated', async () => {
+    const alice = await openSyncClient(node.port, {
+      clientGroupID: 'g-update-auth-bad',
+      clientID: 'a',
+      token: await token('alice'),
+      version: 51,
+    });
+    alice.send(init([notes]));
+    await alice.waitFor((m) => m[0] === 'pokeEnd');
+    alice.send(['updateAuth', {auth: await hs256Token(SECRET + 'x', 'alice')}]);
+    const [, error] = await alice.waitFor((m) => m[0] === 'error');
+    expect(error).toMatchObject({kind: 'AuthInvalidated'});
+    await alice.closed;
+  });
+
+  test('a client that reconnects up to date gets an empty poke at its cookie (1.x marks queries complete only after one)', async () => {
+    const first = await openSyncClient(node.port, {
+      clientGroupID: 'g-empty-poke',
+      clientID: 'a',
+      token: await token('alice'),
+      version: 51,
+    });
+    first.send(init([notes]));
+    const [, end] = await first.waitFor((m) => m[0] === 'pokeEnd');
+    first.close();
+    await first.closed;
+    const cookie = String(end.cookie);
+    const again = await openSyncClient(node.port, {
+      clientGroupID: 'g-empty-poke',
+      clientID: 'a',
+      token: await token('alice'),
+      version: 51,
+      baseCookie: cookie,
+    });
+    again.send(init([]));
+    await again.waitFor((m) => m[0] === 'pokeEnd');
+    again.close();
+    expect(again.messages.map(([type, body]) => [type, body.baseCookie ?? body.cookie])).toEqual([
+      ['connected', undefined],
+      ['pokeStart', cookie],
+      ['pokeEnd', cookie],
+    ]);
+  });
 });

@@ -13,6 +13,9 @@ export interface SyncClientOptions {
   clientID: string;
   token?: string;
   cookie?: string;
+  /** The sync protocol version to connect with (44, the 0.25.9 client's, unless said). */
+  version?: number;
+  baseCookie?: string;
 }
 
 export interface SyncClient {
@@ -32,9 +35,10 @@ export function openSyncClient(port: number, opts: SyncClientOptions): Promise<S
     clientGroupID: opts.clientGroupID,
     ts: '1',
     lmid: '0',
+    ...(opts.baseCookie ? {baseCookie: opts.baseCookie} : {}),
   });
   const ws = new WebSocket(
-    `ws://127.0.0.1:${port}/sync/v44/connect?${q}`,
+    `ws://127.0.0.1:${port}/sync/v${opts.version ?? 44}/connect?${q}`,
     [encodeSecProtocols({authToken: opts.token})],
     {headers: opts.cookie ? {Cookie: opts.cookie} : {}},
   );
