@@ -72,7 +72,7 @@ export const CUSTOM_ENDPOINT_OPTIONS = [
     type: 'string[]',
     help:
       'Headers (comma-separated names, any case) a client may ask to send with its pushes ' +
-      '(1.x clients\' mutateHeaders) that are forwarded to the mutate endpoint. Unset: none.',
+      "(1.x clients' mutateHeaders) that are forwarded to the mutate endpoint. Unset: none.",
   },
   {
     key: 'mutate.allowedRequestHeaders',
@@ -108,7 +108,7 @@ export const CUSTOM_ENDPOINT_OPTIONS = [
     flag: 'query-allowed-client-headers',
     type: 'string[]',
     help:
-      'Headers a client may ask to send with its query transforms (1.x clients\' queryHeaders) ' +
+      "Headers a client may ask to send with its query transforms (1.x clients' queryHeaders) " +
       'that are forwarded to the query endpoint. Unset: none.',
   },
   {
