@@ -32,6 +32,8 @@ export interface ApiServerAuth {
   cookie?: string | undefined;
   /** The verified token's payload, when tokens are verified (for permission rules, not sent). */
   authData?: unknown;
+  /** The connect URL's `userID` (absent: logged out); not sent, checked against 1.x answers. */
+  userID?: string | undefined;
   /** The upgrade request's headers (only allow-listed ones and Origin are sent). */
   requestHeaders?: Readonly<Record<string, string | readonly string[] | undefined>> | undefined;
   /** Headers the client asked to send with pushes / transforms (initConnection, v45). */

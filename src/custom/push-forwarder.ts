@@ -1,8 +1,13 @@
 import {parsePushResponse, type PushResponse} from '../protocol/api-push-response.js';
-import type {PushFailedBody} from '../protocol/sync-errors.js';
+import type {
+  PushFailedBody,
+  PushFailedServerReason,
+  RequestFailure,
+} from '../protocol/sync-errors.js';
 import type {CustomMutation, MutationID, PushBody} from '../protocol/sync-up-push.js';
 import {internalErrorMessage, newErrorId} from '../shared/error-id.js';
 import type {Logger} from '../shared/log.js';
+import {ANOTHER_USER_MESSAGE, answeredForAnotherUser} from './answered-user.js';
 import {callApiServer, type ApiServerAuth, type ApiServerTarget} from './api-server-call.js';
 import type {EndpointAllowList} from './endpoint-url.js';
 
@@ -99,12 +104,20 @@ export class PushForwarder {
     const {auth: _token, traceparent, ...body} = push;
     const res = await callApiServer(target, auth, body, traceparent);
     if (!res.ok) return this.#fail(push, {...res.failure, message: res.message});
-    this.#report(push, parsePushResponse(res.body));
+    this.#report(push, parsePushResponse(res.body), auth);
   }
 
-  #report(push: Queued['push'], response: PushResponse): void {
+  #report(push: Queued['push'], response: PushResponse, auth: ApiServerAuth): void {
     switch (response.kind) {
       case 'results': {
+        if (answeredForAnotherUser(response.userID, auth)) {
+          return this.#fail(push, {
+            origin: 'zeroCache',
+            reason: 'http',
+            status: 401,
+            message: ANOTHER_USER_MESSAGE,
+          });
+        }
         const outOfOrder = response.results
           .filter((r) => r.result.kind === 'oooMutation')
           .map((r) => r.id);
@@ -134,7 +147,7 @@ export class PushForwarder {
   /** Sends PushFailed to each connected client with a mutation among `ids` (default: all). */
   #fail(
     push: Queued['push'],
-    failure: Omit<PushFailedBody, 'kind' | 'mutationIDs'>,
+    failure: Pick<PushFailedBody, 'message' | 'details'> & RequestFailure<PushFailedServerReason>,
     ids: readonly MutationID[] = push.mutations.map((m) => ({id: m.id, clientID: m.clientID})),
   ): void {
     const body = {kind: 'PushFailed', ...failure, mutationIDs: ids} as PushFailedBody;

@@ -1,6 +1,7 @@
 import {parseAST, type AST} from '../protocol/ast.js';
 import type {ErroredQuery} from '../protocol/sync-down.js';
 import {ProtocolError, type TransformFailedBody} from '../protocol/sync-errors.js';
+import {ANOTHER_USER_MESSAGE, answeredForAnotherUser} from './answered-user.js';
 import {callApiServer, type ApiServerAuth, type ApiServerTarget} from './api-server-call.js';
 import {TransformCache, type TransformCacheKey} from './transform-cache.js';
 
@@ -54,6 +55,8 @@ export class QueryTransformer {
         todo,
       );
     }
+    if (answeredForAnotherUser(answeredUser(res.body), auth))
+      throw ProtocolError.of('Unauthorized', ANOTHER_USER_MESSAGE);
     if (tag !== 'transformed' || !Array.isArray(body)) {
       throw failed(
         'The API server answered the transform request with an unexpected shape',
@@ -97,6 +100,14 @@ function transformAnswer(answer: unknown): [unknown, unknown] {
   if (kind === 'QueryResponse') return ['transformed', (answer as {queries?: unknown}).queries];
   if (kind === 'TransformFailed') return ['transformFailed', answer];
   return [undefined, undefined];
+}
+
+/** The `userID` of a 1.x QueryResponse (undefined when the answer does not say). */
+function answeredUser(answer: unknown): string | null | undefined {
+  if (Array.isArray(answer) || typeof answer !== 'object' || answer === null) return undefined;
+  const {kind, userID} = answer as {kind?: unknown; userID?: unknown};
+  if (kind !== 'QueryResponse') return undefined;
+  return typeof userID === 'string' || userID === null ? userID : undefined;
 }
 
 function failed(message: string, failure: object, queries: readonly CustomQuery[]): ProtocolError {

@@ -96,7 +96,7 @@ export class ClientConnection implements ClientHandle {
     auth: ApiServerAuth = {},
     verify: (token: string | undefined) => Promise<unknown> = async () => undefined,
   ): void {
-    this.#auth = auth;
+    this.#auth = {...auth, userID: this.#params.userID};
     this.#verify = verify;
     if (initFromHeader === undefined) return this.#sendConnected();
     this.#connectedTimer = setTimeout(() => this.#sendConnected(), CONNECTED_AFTER_MS);

@@ -232,7 +232,7 @@ afterAll(async () => {
 /** A 1.9 client of its own client group, authenticated as `userID`. */
 function client(
   userID: string,
-  opts: Pick<ZeroOptions<typeof schema>, 'logSink'> = {},
+  opts: Pick<ZeroOptions<typeof schema>, 'logSink' | 'auth'> = {},
 ): Zero<typeof schema, undefined, Ctx> {
   const z = new Zero<typeof schema, undefined, Ctx>({
     cacheURL: `http://127.0.0.1:${node.port}`,
@@ -368,6 +368,19 @@ test("a 1.9 custom mutator is applied by the API server exactly once and reaches
     SELECT "lastMutationID"::int AS id FROM zero_0.clients WHERE "clientID" = ${writer.clientID}`;
   expect(lmid?.id).toBe(1);
   await Promise.all([writer.close(), reader.close()]);
+});
+
+test("an API server's answer for another user than the connection's is refused", async () => {
+  // Connects as "victim" with mallory's token: the API server acts for mallory and says so.
+  const z = client('victim', {auth: 'tok-mallory', logSink: {log: () => {}}});
+  void z.mutate(mutators.note.add({id: 'other-1', body: 'as someone else'})).server.catch(() => {});
+  await eventually(() =>
+    expect(proc.lines.join('\n')).toMatch(
+      /push of client group \S+ failed: The API server answered for another user/,
+    ),
+  );
+  expect(proc.lines.join('\n')).not.toMatch(/failed: .*(victim|mallory)/);
+  await z.close();
 });
 
 test('a 1.9 custom query with args is transformed by the API server and its view equals Postgres', async () => {
