@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type {AddressInfo} from 'node:net';
-import {afterAll, beforeAll, expect, test} from 'vitest';
+import {afterAll, beforeAll, describe, expect, test} from 'vitest';
 import {createLogger} from '../shared/log.js';
 import {callApiServer, type ApiServerTarget} from './api-server-call.js';
 
@@ -15,10 +15,12 @@ let server: http.Server;
 let port: number;
 let answer: (res: http.ServerResponse) => void;
 let lastHeaders: http.IncomingHttpHeaders = {};
+let requests = 0;
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
     lastHeaders = req.headers;
+    requests++;
     req.resume();
     req.on('end', () => answer(res));
   });
@@ -150,4 +152,42 @@ test('headers: Origin, then only the allow-listed request and client headers, ne
   });
   expect(lastHeaders['x-secret-proxy-header']).toBeUndefined();
   expect(lastHeaders.cookie).toBeUndefined();
+});
+
+describe('retries, as 1.9: 5xx and unreachable only, at most 4 attempts', () => {
+  const target = (): ApiServerTarget => ({
+    url: `http://127.0.0.1:${port}/api/mutate`,
+    forwardCookies: false,
+    appID: 'app',
+    shardSchema: 'app_0',
+    timeoutMs: 5000,
+    retry: {attempts: 4, delayMs: () => 1},
+  });
+  const answering = (statuses: number[]) => {
+    requests = 0;
+    answer = (res) => {
+      const status = statuses[requests - 1] ?? 200;
+      res.writeHead(status, {'Content-Type': 'application/json'}).end(status === 200 ? '{}' : 'x');
+    };
+  };
+
+  test('two 503s, then an answer: the answer, after 3 requests', async () => {
+    answering([503, 503]);
+    expect(await callApiServer(target(), {}, ['push', {}])).toEqual({ok: true, body: {}});
+    expect(requests).toBe(3);
+  });
+
+  test('500 every time: the failure after 4 requests', async () => {
+    answering([500, 500, 500, 500, 500]);
+    const result = await callApiServer(target(), {}, ['push', {}]);
+    expect(result).toMatchObject({ok: false, failure: {reason: 'http', status: 500}});
+    expect(requests).toBe(4);
+  });
+
+  test('a 4xx is not retried', async () => {
+    answering([401]);
+    const result = await callApiServer(target(), {}, ['push', {}]);
+    expect(result).toMatchObject({ok: false, failure: {reason: 'http', status: 401}});
+    expect(requests).toBe(1);
+  });
 });

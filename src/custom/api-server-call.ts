@@ -21,6 +21,8 @@ export interface ApiServerTarget {
   timeoutMs: number;
   /** Which of the client's requested headers this endpoint gets, and which of them may pass. */
   clientHeaders?: {of: 'push' | 'query'; allowed?: readonly string[] | undefined} | undefined;
+  /** Attempts and back-off for 5xx and unreachable (default: 1.9's, see RETRY_ATTEMPTS). */
+  retry?: {attempts: number; delayMs?: (attempt: number) => number} | undefined;
   /** Headers of the client's upgrade request that may pass. */
   allowedRequestHeaders?: readonly string[] | undefined;
   /** Where failures are logged with their URL and cause (the client's message has neither). */
@@ -76,6 +78,35 @@ export async function callApiServer(
   if (target.apiKey) headers['X-Api-Key'] = target.apiKey;
   if (auth.token) headers.Authorization = `Bearer ${auth.token}`;
   if (target.forwardCookies && auth.cookie) headers.Cookie = auth.cookie;
+  const attempts = Math.max(target.retry?.attempts ?? RETRY_ATTEMPTS, 1);
+  for (let attempt = 1; ; attempt++) {
+    const {result, retryable} = await postOnce(target, url, headers, body, logFailure);
+    if (!retryable || attempt >= attempts) return result;
+    const delayMs = (target.retry?.delayMs ?? retryDelayMs)(attempt);
+    logFailure(`attempt ${attempt} of ${attempts} failed; retrying in ${delayMs} ms`);
+    await new Promise((r) => setTimeout(r, delayMs));
+  }
+}
+
+/**
+ * As 1.9's zero-cache: up to 4 attempts when the API server answers 5xx or cannot be reached, a
+ * doubling back-off from 100 ms with up to 100 ms of jitter. A timeout is not retried (the server
+ * may still be working on it); a retried push is safe, as the API server skips mutations it has
+ * already applied.
+ */
+const RETRY_ATTEMPTS = 4;
+function retryDelayMs(attempt: number): number {
+  return 100 * 2 ** (attempt - 1) + Math.floor(Math.random() * 100);
+}
+
+/** One POST; `retryable` when a later attempt may succeed (5xx, unreachable). */
+async function postOnce(
+  target: ApiServerTarget,
+  url: URL,
+  headers: Record<string, string>,
+  body: unknown,
+  logFailure: (what: string, cause?: unknown) => void,
+): Promise<{result: ApiServerResult; retryable: boolean}> {
   let res: Response;
   try {
     res = await fetch(url, {
@@ -88,35 +119,42 @@ export async function callApiServer(
     const err = e as Error;
     if (err.name === 'TimeoutError') {
       logFailure(`no answer within ${target.timeoutMs} ms`);
+      const message = `The API server did not answer within ${target.timeoutMs} ms`;
       return {
-        ok: false,
-        message: `The API server did not answer within ${target.timeoutMs} ms`,
-        failure: {origin: 'zeroCache', reason: 'timeout'},
+        result: {ok: false, message, failure: {origin: 'zeroCache', reason: 'timeout'}},
+        retryable: false,
       };
     }
     // fetch's own message is only "fetch failed"; its cause names the host and port.
     const id = newErrorId();
     logFailure(`fetch failed (error id ${id})`, err.cause ?? err);
-    return internal(internalErrorMessage('Fetch from API server failed', id));
+    return {
+      result: internal(internalErrorMessage('Fetch from API server failed', id)),
+      retryable: true,
+    };
   }
   const text = await res.text();
   if (!res.ok) {
     logFailure(`status ${res.status}`);
     const bodyPreview = text.length > PREVIEW_CHARS ? text.slice(0, PREVIEW_CHARS) + '...' : text;
+    const message = `Fetch from API server returned non-OK status ${res.status}`;
     return {
-      ok: false,
-      message: `Fetch from API server returned non-OK status ${res.status}`,
-      failure: {origin: 'zeroCache', reason: 'http', status: res.status, bodyPreview},
+      result: {
+        ok: false,
+        message,
+        failure: {origin: 'zeroCache', reason: 'http', status: res.status, bodyPreview},
+      },
+      retryable: res.status >= 500,
     };
   }
   try {
-    return {ok: true, body: JSON.parse(text)};
+    return {result: {ok: true, body: JSON.parse(text)}, retryable: false};
   } catch {
     logFailure('the answer is not JSON');
+    const message = 'The API server answered with invalid JSON';
     return {
-      ok: false,
-      message: 'The API server answered with invalid JSON',
-      failure: {origin: 'zeroCache', reason: 'parse'},
+      result: {ok: false, message, failure: {origin: 'zeroCache', reason: 'parse'}},
+      retryable: false,
     };
   }
 }
