@@ -190,7 +190,7 @@ export class ClientConnection implements ClientHandle {
   /**
    * `updateAuth` (v48): a new token for this connection, verified like the one it connected with
    * and of the group's user (else the connection fails: AuthInvalidated or Unauthorized). Later
-   * pushes and transforms use it. Custom queries already transformed are not re-transformed.
+   * pushes and transforms use it, and the group's custom queries are transformed again with it.
    */
   async #updateAuth(token: string): Promise<void> {
     if (token === this.#auth.token) return;

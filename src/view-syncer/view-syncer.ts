@@ -217,7 +217,12 @@ export class ViewSyncer {
   updateAuth(auth: ApiServerAuth): Promise<void> {
     let refusal: ProtocolError | undefined;
     return this.#enqueue(async () => {
+      const before = this.#auth;
       refusal = this.#admit(auth);
+      if (refusal || this.#auth === before) return;
+      // As 1.x: the group's custom queries are transformed again, with the new credentials.
+      this.#retransform = true;
+      await this.#step();
     }).then(() => {
       if (refusal) throw refusal;
     });
@@ -506,6 +511,12 @@ export class ViewSyncer {
         if (q.kind === 'client') this.#driver.removeQuery(q.queryHash);
       this.#permissionsKey = permissionsKey;
     }
+    if (this.#retransform) {
+      // Dropped from the driver, they start again below and are transformed anew.
+      for (const q of this.#queries.queries.values())
+        if (q.kind === 'custom') this.#driver.removeQuery(q.queryHash);
+      this.#retransform = false;
+    }
     const failedQueries: ErroredQuery[] = [];
     const admission = admitQueries(
       this.#queries.liveQueries(ttl),
@@ -656,6 +667,8 @@ export class ViewSyncer {
 
   /** The group's token and cookies, forwarded to the API server (the latest connection's). */
   #auth: ApiServerAuth = {};
+  /** Set by updateAuth: the next step transforms the custom queries again. */
+  #retransform = false;
   /** The permissions the client pipelines were built with. */
   #permissionsKey: string | undefined;
   /** Whether the CVR exists in the store (a new group's first flush creates it). */

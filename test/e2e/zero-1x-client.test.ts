@@ -135,11 +135,13 @@ let api: http.Server;
 let apiSql: postgres.Sql;
 /** Every transform request the API server received: [name, args] per query. */
 const transformed: [string, unknown][] = [];
+/** The Authorization header of every transform request. */
+const transformTokens: string[] = [];
 const closers: {close(): Promise<void>}[] = [];
 
-/** The user the API server acts for: the one the opaque token names (`tok-<userID>`). */
+/** The user the API server acts for: the one the opaque token names (`tok-<userID>[:<role>]`). */
 function userOf(req: http.IncomingMessage): string | null {
-  return /^Bearer tok-(.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? null;
+  return /^Bearer tok-([^:]+)/.exec(req.headers.authorization ?? '')?.[1] ?? null;
 }
 
 async function startApiServer(port: number): Promise<http.Server> {
@@ -176,6 +178,7 @@ async function startApiServer(port: number): Promise<http.Server> {
           body,
           handler: (name, args) => {
             transformed.push([name, args]);
+            transformTokens.push(req.headers.authorization ?? '');
             return mustGetQuery(queries, name).fn({args, ctx: {userID}});
           },
         });
@@ -399,6 +402,25 @@ test('a 1.9 custom query with args is transformed by the API server and its view
   expect(issues.length).toBeGreaterThan(0);
   await eventually(() => expect(plain(view.data)).toEqual(want));
   expect(transformed).toContainEqual(['issuesByCreator', {creatorID: 'u2', open: true}]);
+  await z.close();
+});
+
+test('updateAuth: a new token of the same user is used for the custom queries, which are transformed again with it', async () => {
+  const z = client('u3');
+  const view = z.materialize(queries.issuesByCreator({creatorID: 'u3', open: false}));
+  await eventually(() => expect(transformTokens).toContain('Bearer tok-u3'));
+  const before = transformTokens.length;
+  await z.connection.connect({auth: 'tok-u3:refreshed'});
+  await eventually(() =>
+    expect(transformTokens.slice(before)).toContain('Bearer tok-u3:refreshed'),
+  );
+  const issues = await db.sql`SELECT id FROM issue WHERE "creatorID" = 'u3' AND NOT open`;
+  await eventually(() =>
+    expect((view.data as {id: string}[]).map((i) => i.id).sort()).toEqual(
+      issues.map((i) => i.id as string).sort(),
+    ),
+  );
+  expect(z.connection.state.current.name).toBe('connected');
   await z.close();
 });
 
