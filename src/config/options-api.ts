@@ -234,8 +234,9 @@ export const AUTH_OPTIONS = [
     min: 1,
     default: 300,
     help:
-      "Seconds between re-transforms of each client group's custom queries (1.x). Accepted " +
-      'for compatibility; zcache re-transforms when a query is (re)added, not periodically yet.',
+      "Seconds between re-transforms of each connected client group's custom queries with its " +
+      'current credentials (1.x): a query the API server now answers differently is rebuilt; ' +
+      'a failed call is logged and tried again at the next interval.',
   },
   {
     key: 'enableCrudMutations',

@@ -111,6 +111,7 @@ export class ClientGroups {
       log,
       yieldThresholdMs: config.yieldThresholdMs,
       transformer: this.#d.transformer,
+      retransformIntervalMs: config.auth.retransformIntervalSeconds * 1000,
       cookiesForwarded: config.query.forwardCookies || config.mutate.forwardCookies,
       recentChanges: this.#d.recentChanges,
       slices: this.#d.slices,

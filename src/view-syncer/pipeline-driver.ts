@@ -102,6 +102,11 @@ export class PipelineDriver {
     this.#pending.set(queryHash, {ast, checked});
   }
 
+  /** The AST a query runs (or will hydrate) with, as given to addQuery. */
+  astOf(queryHash: string): AST | undefined {
+    return (this.#pipelines.get(queryHash) ?? this.#pending.get(queryHash))?.ast;
+  }
+
   removeQuery(queryHash: string): void {
     this.#pending.delete(queryHash);
     this.#pipelines.get(queryHash)?.rows.destroy();

@@ -11,6 +11,7 @@ import type {ApiServerAuth} from '../custom/api-server-call.js';
 import type {CustomQuery, QueryTransformer} from '../custom/query-transformer.js';
 import {writeCatchup} from './catchup.js';
 import {checkPrincipal, principalOf} from './group-principal.js';
+import {customQueriesToRebuild} from './custom-retransform.js';
 import {pickGroupToken} from './group-token.js';
 import {answerInspect, type InspectorLogin, type InspectorOptions} from './inspector.js';
 import type {InspectDownBody} from '../protocol/sync-down.js';
@@ -83,6 +84,8 @@ export interface ViewSyncerOptions {
   authData?: unknown;
   /** Transforms custom queries through ZERO_QUERY_URL; absent when none is configured. */
   transformer?: QueryTransformer | undefined;
+  /** ZERO_AUTH_RETRANSFORM_INTERVAL_SECONDS, in ms; absent: never periodically. */
+  retransformIntervalMs?: number | undefined;
   /** Cookies go to the API server (ZERO_*_FORWARD_COOKIES), so they identify the group's user. */
   cookiesForwarded?: boolean | undefined;
   inspector?: InspectorOptions | undefined;
@@ -118,12 +121,20 @@ export class ViewSyncer {
   #work: Promise<void> = Promise.resolve();
   #stopped = false;
   #expiryTimer: NodeJS.Timeout | undefined;
+  #retransformTimer: NodeJS.Timeout | undefined;
 
   readonly #slices: SliceScheduler;
 
   constructor(opts: ViewSyncerOptions) {
     this.#o = opts;
     this.#slices = opts.slices ?? new SliceScheduler({yieldThresholdMs: opts.yieldThresholdMs});
+    if (opts.transformer && opts.retransformIntervalMs) {
+      this.#retransformTimer = setInterval(
+        () => this.#periodicRetransform(),
+        opts.retransformIntervalMs,
+      );
+      this.#retransformTimer.unref();
+    }
   }
 
   get clientCount(): number {
@@ -221,7 +232,7 @@ export class ViewSyncer {
       refusal = this.#admit(auth);
       if (refusal || this.#auth === before) return;
       // As 1.x: the group's custom queries are transformed again, with the new credentials.
-      this.#retransform = true;
+      this.#retransform = 'now';
       await this.#step();
     }).then(() => {
       if (refusal) throw refusal;
@@ -297,6 +308,7 @@ export class ViewSyncer {
     if (this.#stopped) return;
     this.#stopped = true;
     clearTimeout(this.#expiryTimer);
+    clearInterval(this.#retransformTimer);
     if (!this.#cvr) return;
     const driver = this.#driver;
     const db = this.#db;
@@ -511,12 +523,8 @@ export class ViewSyncer {
         if (q.kind === 'client') this.#driver.removeQuery(q.queryHash);
       this.#permissionsKey = permissionsKey;
     }
-    if (this.#retransform) {
-      // Dropped from the driver, they start again below and are transformed anew.
-      for (const q of this.#queries.queries.values())
-        if (q.kind === 'custom') this.#driver.removeQuery(q.queryHash);
-      this.#retransform = false;
-    }
+    // Dropped from the driver, they start again below, from the new transform.
+    for (const hash of await this.#customQueriesToRebuild()) this.#driver.removeQuery(hash);
     const failedQueries: ErroredQuery[] = [];
     const admission = admitQueries(
       this.#queries.liveQueries(ttl),
@@ -667,8 +675,45 @@ export class ViewSyncer {
 
   /** The group's token and cookies, forwarded to the API server (the latest connection's). */
   #auth: ApiServerAuth = {};
-  /** Set by updateAuth: the next step transforms the custom queries again. */
-  #retransform = false;
+  /**
+   * The next step transforms the running custom queries again: after updateAuth (`now`: a
+   * failure fails the step), or periodically (`quietly`: a failure is logged and the queries
+   * keep running as they were, as 1.x postpones its maintenance).
+   */
+  #retransform: 'no' | 'now' | 'quietly' = 'no';
+
+  async #customQueriesToRebuild(): Promise<string[]> {
+    const mode = this.#retransform;
+    this.#retransform = 'no';
+    const transformer = this.#o.transformer;
+    if (mode === 'no' || !transformer) return [];
+    const running = [...this.#queries.queries.values()]
+      .filter((q) => q.kind === 'custom' && this.#driver.astOf(q.queryHash) !== undefined)
+      .map((q) => ({
+        id: q.queryHash,
+        name: q.name!,
+        args: q.args ?? [],
+        ast: this.#driver.astOf(q.queryHash),
+      }));
+    try {
+      return await customQueriesToRebuild(running, transformer, this.#auth);
+    } catch (e) {
+      if (mode === 'now') throw e;
+      this.#o.log.warn(
+        `group ${this.#o.clientGroupID}: periodic re-transform failed, tried again later: ${String(e)}`,
+      );
+      return [];
+    }
+  }
+
+  /** Every ZERO_AUTH_RETRANSFORM_INTERVAL_SECONDS while the group has clients. */
+  #periodicRetransform(): void {
+    if (this.#stopped || !this.#cvr || this.#clients.size === 0) return;
+    void this.#enqueue(async () => {
+      this.#retransform = 'quietly';
+      await this.#step();
+    }).catch(() => {});
+  }
   /** The permissions the client pipelines were built with. */
   #permissionsKey: string | undefined;
   /** Whether the CVR exists in the store (a new group's first flush creates it). */

@@ -109,7 +109,11 @@ const queries = defineQueriesWithType<typeof schema>()({
       .orderBy('modified', 'desc')
       .related('comments', (q) => q.orderBy('id', 'asc')),
   ),
+  /** The API server answers with its own AST: only the labels it currently shows (see below). */
+  visibleLabels: defineQuery(() => zql.label.orderBy('id', 'asc')),
 });
+/** Whether the API server's `visibleLabels` leaves out the docs label (l3). */
+let hideDocsLabel = true;
 
 const SETUP = `
 CREATE TABLE "user" (id text PRIMARY KEY, name text NOT NULL);
@@ -179,6 +183,8 @@ async function startApiServer(port: number): Promise<http.Server> {
           handler: (name, args) => {
             transformed.push([name, args]);
             transformTokens.push(req.headers.authorization ?? '');
+            if (name === 'visibleLabels' && hideDocsLabel)
+              return zql.label.where('id', '!=', 'l3').orderBy('id', 'asc');
             return mustGetQuery(queries, name).fn({args, ctx: {userID}});
           },
         });
@@ -205,6 +211,7 @@ beforeAll(async () => {
       ZERO_LOG_LEVEL: 'debug',
       ZERO_MUTATE_URL: `http://127.0.0.1:${apiPort}/mutate`,
       ZERO_QUERY_URL: `http://127.0.0.1:${apiPort}/query`,
+      ZERO_AUTH_RETRANSFORM_INTERVAL_SECONDS: '1',
     },
   });
   proc = await node.startAndWaitStreaming();
@@ -405,14 +412,26 @@ test('a 1.9 custom query with args is transformed by the API server and its view
   await z.close();
 });
 
+test('custom queries are transformed again periodically: a changed answer of the API server reaches the client with no action of its own', async () => {
+  // A user of its own: clients of one user share their 'mem' storage in this process.
+  const z = client('label-watcher');
+  const view = z.materialize(queries.visibleLabels());
+  const ids = () => (view.data as {id: string}[]).map((l) => l.id);
+  await eventually(() => expect(ids()).toEqual(['l1', 'l2']));
+  hideDocsLabel = false;
+  // Within ZERO_AUTH_RETRANSFORM_INTERVAL_SECONDS (1 s) once the 5 s transform cache expired.
+  await eventually(() => expect(ids()).toEqual(['l1', 'l2', 'l3']), 20_000);
+  await z.close();
+});
+
 test('updateAuth: a new token of the same user is used for the custom queries, which are transformed again with it', async () => {
-  const z = client('u3');
+  const z = client('refresher');
   const view = z.materialize(queries.issuesByCreator({creatorID: 'u3', open: false}));
-  await eventually(() => expect(transformTokens).toContain('Bearer tok-u3'));
+  await eventually(() => expect(transformTokens).toContain('Bearer tok-refresher'));
   const before = transformTokens.length;
-  await z.connection.connect({auth: 'tok-u3:refreshed'});
+  await z.connection.connect({auth: 'tok-refresher:new'});
   await eventually(() =>
-    expect(transformTokens.slice(before)).toContain('Bearer tok-u3:refreshed'),
+    expect(transformTokens.slice(before)).toContain('Bearer tok-refresher:new'),
   );
   const issues = await db.sql`SELECT id FROM issue WHERE "creatorID" = 'u3' AND NOT open`;
   await eventually(() =>
