@@ -7,15 +7,20 @@ import postgres from 'postgres';
 import {createServer, type ViteDevServer} from 'vite';
 import {startEmbeddedPostgres, type RunningPostgres} from '../../src/server/embedded-postgres.js';
 import {createLogger} from '../../src/shared/log.js';
-import {startApiServer, type ApiServer} from './server/api-server.js';
 import {seedDemo} from './server/seed.js';
 
 /**
  * Everything the demo needs, started in order: Postgres (embedded unless a URL is given) with the
- * seeded tables, the app's API server, zcache (as its own process, from this repository's source)
- * pointed at both, and Vite serving the React front end. `stop()` takes it down in reverse.
+ * seeded tables, the app's API server (its own process), zcache (its own process, from this
+ * repository's source) pointed at both, and Vite serving the React front end. `stop()` takes it
+ * down in reverse.
  *
- * This runner is zcache's, not part of the app: the app is shared/, server/ and web/.
+ * This runner is zcache's, not part of the app: the app is shared/, server/ and web/, a Zero 1.9
+ * app. This repository also has Zero 0.25.9 installed as `@rocicorp/zero` (zcache's tests use it),
+ * and 1.9.0 as `zero-1.9`; the app imports `@rocicorp/zero…` as any Zero app does, and those
+ * imports are pointed at `zero-1.9` for the app alone: by `paths` in ./tsconfig.json for the type
+ * check and for the API server (tsx reads the tsconfig that TSX_TSCONFIG_PATH names), and by the
+ * alias below for the front end (Vite).
  */
 export interface DemoOptions {
   /** A Postgres database with wal_level=logical; default: an embedded cluster in `dataDir`. */
@@ -39,7 +44,11 @@ export interface RunningDemo {
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ZCACHE_ENTRY = path.resolve(HERE, '../../src/bin/zero-cache.ts');
+const API_ENTRY = path.join(HERE, 'server/main.ts');
+const APP_TSCONFIG = path.join(HERE, 'tsconfig.json');
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+/** `@rocicorp/zero` and its subpaths, for the front end: the 1.9.0 package (see the top). */
+const ZERO_1_9 = {find: /^@rocicorp\/zero(?=\/|$)/, replacement: 'zero-1.9'};
 
 export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -50,11 +59,22 @@ export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
   try {
     const upstreamUrl = opts.upstreamUrl ?? (await embeddedDatabase(opts, stops));
     const sql = postgres(upstreamUrl, {onnotice: () => {}});
-    stops.push(() => sql.end());
-    await seedDemo(sql);
-    const api = await startApiServer({sql, port: opts.apiPort ?? 4850});
-    stops.push(() => api.close());
-    const zcacheUrl = await startZcache(opts, upstreamUrl, api, log, stops);
+    await seedDemo(sql).finally(() => sql.end());
+    const apiPort = opts.apiPort ?? 4850;
+    await startProcess(
+      'api',
+      API_ENTRY,
+      {
+        // tsx resolves `@rocicorp/zero…` by this tsconfig's `paths`: to Zero 1.9.0.
+        TSX_TSCONFIG_PATH: APP_TSCONFIG,
+        ZERO_UPSTREAM_DB: upstreamUrl,
+        PORT: String(apiPort),
+      },
+      /api server listening/,
+      log,
+      stops,
+    );
+    const zcacheUrl = await startZcache(opts, upstreamUrl, apiPort, log, stops);
     const web = await startFrontEnd(opts, zcacheUrl);
     stops.push(() => web.close());
     const url = `http://localhost:${web.config.server.port}/`;
@@ -82,16 +102,16 @@ async function embeddedDatabase(opts: DemoOptions, stops: (() => Promise<void>)[
 async function startZcache(
   opts: DemoOptions,
   upstreamUrl: string,
-  api: ApiServer,
+  apiPort: number,
   log: (line: string) => void,
   stops: (() => Promise<void>)[],
 ): Promise<string> {
   const port = opts.zcachePort ?? 4848;
-  const apiBase = `http://127.0.0.1:${api.port}/api`;
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, ZCACHE_ENTRY], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
+  const apiBase = `http://127.0.0.1:${apiPort}/api`;
+  await startProcess(
+    'zcache',
+    ZCACHE_ENTRY,
+    {
       NODE_ENV: 'development',
       ZERO_UPSTREAM_DB: upstreamUrl,
       ZERO_REPLICA_FILE: path.join(opts.dataDir, 'replica.db'),
@@ -101,15 +121,36 @@ async function startZcache(
       ZERO_CHANGE_STREAMER_PORT: String(port + 1),
       ZERO_NUM_SYNC_WORKERS: '1',
     },
+    /zcache ready/,
+    log,
+    stops,
+  );
+  return `http://localhost:${port}`;
+}
+
+/**
+ * Runs `entry` (TypeScript, through tsx) as a child process with `env` on top of PATH and HOME,
+ * its output logged as `[name] …`, and resolves once it writes a line matching `ready`.
+ */
+async function startProcess(
+  name: string,
+  entry: string,
+  env: Record<string, string>,
+  ready: RegExp,
+  log: (line: string) => void,
+  stops: (() => Promise<void>)[],
+): Promise<void> {
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, entry], {
+    env: {PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env},
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   stops.push(() => stopChild(child));
-  // If the runner dies without stopping it, zcache must not linger on its ports.
+  // If the runner dies without stopping it, the child must not linger on its ports.
   process.once('exit', () => child.kill('SIGKILL'));
   await new Promise<void>((resolve, reject) => {
     const onLine = (line: string) => {
-      log(`[zcache] ${line}`);
-      if (line.includes('zcache ready')) resolve();
+      log(`[${name}] ${line}`);
+      if (ready.test(line)) resolve();
     };
     for (const stream of [child.stdout!, child.stderr!]) {
       let partial = '';
@@ -120,10 +161,9 @@ async function startZcache(
       });
     }
     child.once('exit', (code) =>
-      reject(new Error(`zcache exited (code ${code}) before it was ready`)),
+      reject(new Error(`${name} exited (code ${code}) before it was ready`)),
     );
   });
-  return `http://localhost:${port}`;
 }
 
 function stopChild(child: ChildProcess): Promise<void> {
@@ -150,7 +190,8 @@ async function startFrontEnd(opts: DemoOptions, zcacheUrl: string): Promise<Vite
     root: path.join(HERE, 'web'),
     cacheDir: path.join(opts.dataDir, 'vite'),
     plugins: [react()],
-    define: {__ZERO_SERVER__: JSON.stringify(zcacheUrl)},
+    resolve: {alias: [ZERO_1_9]},
+    define: {'import.meta.env.VITE_PUBLIC_ZERO_CACHE_URL': JSON.stringify(zcacheUrl)},
     server: {port: opts.webPort ?? 5173, strictPort: true, host: 'localhost'},
     logLevel: 'warn',
   });

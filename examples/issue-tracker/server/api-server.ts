@@ -1,20 +1,21 @@
 import http from 'node:http';
 import type {AddressInfo} from 'node:net';
-import {mustGetQuery} from '@rocicorp/zero';
-import {handleQueryRequest, PushProcessor} from '@rocicorp/zero/server';
+import {mustGetMutator, mustGetQuery} from '@rocicorp/zero';
+import {handleMutateRequest, handleQueryRequest} from '@rocicorp/zero/server';
 import {zeroPostgresJS} from '@rocicorp/zero/server/adapters/postgresjs';
-import type postgres from 'postgres';
 import {mutators} from '../shared/mutators.js';
 import {queries} from '../shared/queries.js';
-import {schema, type Context} from '../shared/schema.js';
+import {schema, zql, type Context} from '../shared/schema.js';
 
 /**
  * The app's API server, the part a Zero app writes itself: zcache calls `POST /api/query`
  * (ZERO_QUERY_URL) to turn named queries into ASTs and `POST /api/mutate` (ZERO_MUTATE_URL) to run
- * mutators against Postgres, forwarding the client's `Authorization` header.
+ * mutators against Postgres, forwarding the client's `Authorization` header. Both answer through
+ * Zero's helpers, whose `QueryResponse` / `MutateResponse` name the user the request was made for
+ * (zero-cache 1.x checks it against the connection's `userID`).
  *
  * Identity here is deliberately simple — the bearer token is a user id, checked against the user
- * table. A real app verifies a signed token (JWT) instead; nothing else changes.
+ * table. A real app verifies a signed token (JWT) or a session cookie instead; nothing else changes.
  */
 export interface ApiServer {
   readonly port: number;
@@ -22,38 +23,49 @@ export interface ApiServer {
 }
 
 export async function startApiServer(opts: {
-  sql: postgres.Sql;
+  /** The app's Postgres (the one zcache replicates). */
+  databaseURL: string;
   port: number;
   host?: string;
 }): Promise<ApiServer> {
-  const {sql} = opts;
-  const database = zeroPostgresJS(schema, sql);
+  const dbProvider = zeroPostgresJS(schema, opts.databaseURL);
 
+  /** The signed-in user, or undefined when the token names nobody we know. */
   async function contextOf(req: http.IncomingMessage): Promise<Context | undefined> {
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     if (!token) return undefined;
-    const found = await sql`SELECT id FROM "user" WHERE id = ${token}`;
-    return found.length ? {userID: token} : undefined;
+    const user = await dbProvider.run(zql.user.where('id', token).one());
+    return user ? {userID: user.id} : undefined;
   }
 
   async function answer(req: http.IncomingMessage, body: unknown): Promise<[number, unknown]> {
     const url = new URL(req.url ?? '/', 'http://api');
     const ctx = await contextOf(req);
     if (!ctx) return [401, {error: 'unknown user: send Authorization: Bearer <a user id>'}];
+    const {userID} = ctx;
     switch (url.pathname) {
       case '/api/query':
         return [
           200,
-          await handleQueryRequest(
-            (name, args) => mustGetQuery(queries, name).fn({args, ctx}),
+          await handleQueryRequest({
             schema,
-            body as never,
-          ),
+            userID,
+            query: url.searchParams,
+            body: body as never,
+            handler: (name, args) => mustGetQuery(queries, name).fn({args, ctx}),
+          }),
         ];
       case '/api/mutate':
         return [
           200,
-          await new PushProcessor(database, ctx).process(mutators, url.searchParams, body as never),
+          await handleMutateRequest({
+            dbProvider,
+            userID,
+            query: url.searchParams,
+            body: body as never,
+            handler: (transact) =>
+              transact((tx, name, args) => mustGetMutator(mutators, name).fn({tx, args, ctx})),
+          }),
         ];
       default:
         return [404, {error: `no route ${url.pathname}`}];

@@ -70,7 +70,7 @@ export interface Context {
 export const zql = createBuilder(schema);
 
 // Registers the app's types with Zero, so that hooks, queries and mutators are typed without
-// generics (this is how Zero 0.25 apps declare them).
+// generics (Zero's `DefaultTypes`).
 declare module '@rocicorp/zero' {
   interface DefaultTypes {
     schema: Schema;

@@ -1,15 +1,17 @@
-import {useState} from 'react';
+import {useMemo, useState} from 'react';
 import {useConnectionState, ZeroProvider} from '@rocicorp/zero/react';
 import {mutators} from '../shared/mutators';
-import {schema} from '../shared/schema';
+import {schema, type Context} from '../shared/schema';
 import {IssueDetail} from './issue-detail';
 import {IssueList} from './issue-list';
 import {UserPicker} from './user-picker';
 
+const cacheURL = import.meta.env.VITE_PUBLIC_ZERO_CACHE_URL;
+
 /**
- * The app shell: one Zero client per signed-in user (ZeroProvider opens and closes it) (the user id doubles as the bearer token the
- * demo's API server accepts), the issue list on the left and the selected issue on the right.
- * `?user=<id>` picks the user, so two tabs can be two people.
+ * The app shell: one Zero client per signed-in user (ZeroProvider opens and closes it; the user id
+ * doubles as the bearer token the demo's API server accepts), the issue list on the left and the
+ * selected issue on the right. `?user=<id>` picks the user, so two tabs can be two people.
  */
 export function App() {
   const [userID, setUserID] = useState(
@@ -19,15 +21,18 @@ export function App() {
     localStorage.setItem('user', id);
     setUserID(id);
   };
+  // ZeroProvider makes a new Zero when an option changes identity: keep the context's.
+  const context = useMemo<Context>(() => ({userID}), [userID]);
   return (
+    // Keyed by the user, so that signing in as someone else starts the app afresh.
     <ZeroProvider
       key={userID}
-      server={__ZERO_SERVER__}
+      cacheURL={cacheURL}
       userID={userID}
       auth={userID}
       schema={schema}
       mutators={mutators}
-      context={{userID}}
+      context={context}
     >
       <Shell userID={userID} onSignIn={signIn} />
     </ZeroProvider>

@@ -1,4 +1,10 @@
-/** zcache's URL, set by the demo runner (Vite `define`). */
-declare const __ZERO_SERVER__: string;
+/// <reference types="vite/client" />
 
-declare module '*.css';
+interface ImportMetaEnv {
+  /** zcache's URL, set by the demo runner (a Vite `define`; an app sets it in `.env`). */
+  readonly VITE_PUBLIC_ZERO_CACHE_URL: string;
+}
+
+interface ImportMeta {
+  readonly env: ImportMetaEnv;
+}

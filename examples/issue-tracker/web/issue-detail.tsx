@@ -1,4 +1,5 @@
 import {useEffect, useState, type FormEvent} from 'react';
+import type {MutatorResult} from '@rocicorp/zero';
 import {useQuery, useZero} from '@rocicorp/zero/react';
 import {mutators} from '../shared/mutators';
 import {queries} from '../shared/queries';
@@ -13,9 +14,10 @@ export function IssueDetail({id}: {id: string}) {
   if (!issue) {
     return <p className="empty">{result.type === 'complete' ? 'No such issue.' : 'Loading…'}</p>;
   }
-  const run = async (write: {server: Promise<{type: string; error?: {message: string}}>}) => {
+  /** Shows the API server's verdict on a write (the client already applied it). */
+  const run = async (write: MutatorResult) => {
     const outcome = await write.server;
-    setError(outcome.type === 'error' ? (outcome.error?.message ?? 'failed') : null);
+    setError(outcome.type === 'error' ? outcome.error.message : null);
   };
   const has = new Set(issue.labels.map((l) => l.id));
   return (
