@@ -223,9 +223,9 @@ export const AUTH_OPTIONS = [
     min: 1,
     default: 300,
     help:
-      "Seconds between re-checks of each connection's credentials with the query endpoint " +
-      '(1.x). Accepted for compatibility; zcache checks credentials when a client connects ' +
-      'or sends new ones (updateAuth), not periodically yet.',
+      "Seconds between re-checks of each connection's credentials with the query endpoint (an " +
+      'empty transform request, as 1.x; also made when a client connects): a 401 or 403 closes ' +
+      'that connection with the error; an unreachable or failing endpoint closes nothing.',
   },
   {
     key: 'auth.retransformIntervalSeconds',

@@ -76,6 +76,27 @@ export class QueryTransformer {
     return result;
   }
 
+  /**
+   * 1.x's check of a connection's credentials: an empty transform request. Returns the error to
+   * close the connection with when the API server refuses them (401, 403) or answers for another
+   * user; undefined otherwise — an API server that is down or failing does not lock clients out
+   * (their custom queries fail on their own).
+   */
+  async validate(auth: ApiServerAuth): Promise<ProtocolError | undefined> {
+    const res = await callApiServer(this.#target, auth, ['transform', []]);
+    if (!res.ok) {
+      const {failure} = res;
+      const refused =
+        failure.origin === 'zeroCache' &&
+        failure.reason === 'http' &&
+        (failure.status === 401 || failure.status === 403);
+      return refused ? failed(res.message, failure, []) : undefined;
+    }
+    if (answeredForAnotherUser(answeredUser(res.body), auth))
+      return ProtocolError.of('Unauthorized', ANOTHER_USER_MESSAGE);
+    return undefined;
+  }
+
   /** Everything the API server's answer may depend on: who asks, where, and for what. */
   #cacheKey(auth: ApiServerAuth, queryID: string): TransformCacheKey {
     const sub = (auth.authData as {sub?: unknown} | undefined)?.sub;

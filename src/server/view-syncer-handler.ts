@@ -156,7 +156,11 @@ export async function createViewSyncerHandler(
             requestHeaders: request.headers,
             authData,
           },
-          verify,
+          {
+            verify,
+            revalidate: transformer && ((auth) => transformer.validate(auth)),
+            revalidateIntervalMs: config.auth.revalidateIntervalSeconds * 1000,
+          },
         );
       };
       if (!verifier) return accept(undefined);

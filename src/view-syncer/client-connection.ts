@@ -36,6 +36,19 @@ export const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
  */
 const CONNECTED_AFTER_MS = 2000;
 
+/** How a connection's credentials are checked, beyond what the group checks. */
+export interface CredentialChecks {
+  /** The token's payload for permission rules, or its refusal (AuthInvalidated) thrown. */
+  verify?: ((token: string | undefined) => Promise<unknown>) | undefined;
+  /**
+   * 1.x: the API server's verdict on the credentials (an empty transform), asked before the
+   * connection gets anything of its group and then every `revalidateIntervalMs`: the error to
+   * close the connection with, if it refused them.
+   */
+  revalidate?: ((auth: ApiServerAuth) => Promise<ProtocolError | undefined>) | undefined;
+  revalidateIntervalMs?: number | undefined;
+}
+
 export class ClientConnection implements ClientHandle {
   readonly clientID: string;
   cookie: string | null;
@@ -55,6 +68,8 @@ export class ClientConnection implements ClientHandle {
   #auth: ApiServerAuth = {};
   /** A token's payload for permission rules, or its refusal as a ProtocolError. */
   #verify: (token: string | undefined) => Promise<unknown> = async () => undefined;
+  #revalidate: CredentialChecks['revalidate'];
+  #revalidateTimer: NodeJS.Timeout | undefined;
   /** Inspector access lasts as long as this socket (see InspectorLogin). */
   readonly #inspectorLogin = new InspectorLogin();
   #connectedSent = false;
@@ -91,13 +106,17 @@ export class ClientConnection implements ClientHandle {
    * Sends `connected` — at once, or with the initConnection the header carried, once the group
    * admitted it (see CONNECTED_AFTER_MS) — and handles that initConnection.
    */
-  start(
-    initFromHeader: unknown,
-    auth: ApiServerAuth = {},
-    verify: (token: string | undefined) => Promise<unknown> = async () => undefined,
-  ): void {
+  start(initFromHeader: unknown, auth: ApiServerAuth = {}, checks: CredentialChecks = {}): void {
     this.#auth = {...auth, userID: this.#params.userID};
-    this.#verify = verify;
+    if (checks.verify) this.#verify = checks.verify;
+    this.#revalidate = checks.revalidate;
+    if (checks.revalidate && checks.revalidateIntervalMs) {
+      this.#revalidateTimer = setInterval(
+        () => this.#run(() => this.#checkWithApiServer()),
+        checks.revalidateIntervalMs,
+      );
+      this.#revalidateTimer.unref();
+    }
     if (initFromHeader === undefined) return this.#sendConnected();
     this.#connectedTimer = setTimeout(() => this.#sendConnected(), CONNECTED_AFTER_MS);
     this.#enqueue(() => parseUpstreamMessage(initFromHeader));
@@ -139,7 +158,18 @@ export class ClientConnection implements ClientHandle {
   }
 
   #enqueue(parse: () => UpstreamMessage): void {
-    this.#queue = this.#queue.then(() => this.#handle(parse())).catch((e) => this.#fail(e));
+    this.#run(() => this.#handle(parse()));
+  }
+
+  /** Runs `task` after everything queued before it; its failure fails the connection. */
+  #run(task: () => Promise<void>): void {
+    this.#queue = this.#queue.then(task).catch((e) => this.#fail(e));
+  }
+
+  /** Throws the API server's refusal of this connection's credentials (see CredentialChecks). */
+  async #checkWithApiServer(): Promise<void> {
+    const refusal = await this.#revalidate?.(this.#auth);
+    if (refusal) throw refusal;
   }
 
   async #handle(msg: UpstreamMessage): Promise<void> {
@@ -152,6 +182,8 @@ export class ClientConnection implements ClientHandle {
       case 'initConnection':
         if (this.#initialized) throw ProtocolError.of('Internal', 'Outbound stream already set');
         this.#initialized = true;
+        // As 1.x: nothing of the group before the API server accepted the credentials.
+        await this.#checkWithApiServer();
         this.#auth = {
           ...this.#auth,
           pushHeaders: msg[1].userPushHeaders,
@@ -215,6 +247,7 @@ export class ClientConnection implements ClientHandle {
 
   #closed(): void {
     clearInterval(this.#idleTimer);
+    clearInterval(this.#revalidateTimer);
     clearTimeout(this.#connectedTimer);
     this.#syncer.removeClient(this);
   }

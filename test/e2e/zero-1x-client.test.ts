@@ -139,6 +139,8 @@ let api: http.Server;
 let apiSql: postgres.Sql;
 /** Every transform request the API server received: [name, args] per query. */
 const transformed: [string, unknown][] = [];
+/** Tokens the API server no longer accepts (it answers 401). */
+const revokedTokens = new Set<string>();
 /** The Authorization header of every transform request. */
 const transformTokens: string[] = [];
 const closers: {close(): Promise<void>}[] = [];
@@ -162,6 +164,7 @@ async function startApiServer(port: number): Promise<http.Server> {
       const body = JSON.parse(Buffer.concat(chunks).toString());
       const url = new URL(req.url ?? '/', 'http://api');
       const userID = userOf(req);
+      if (revokedTokens.has(req.headers.authorization ?? '')) return res.writeHead(401).end();
       let answer: unknown;
       if (url.pathname === '/mutate') {
         answer = await handleMutateRequest({
@@ -212,6 +215,7 @@ beforeAll(async () => {
       ZERO_MUTATE_URL: `http://127.0.0.1:${apiPort}/mutate`,
       ZERO_QUERY_URL: `http://127.0.0.1:${apiPort}/query`,
       ZERO_AUTH_RETRANSFORM_INTERVAL_SECONDS: '1',
+      ZERO_AUTH_REVALIDATE_INTERVAL_SECONDS: '1',
     },
   });
   proc = await node.startAndWaitStreaming();
@@ -380,16 +384,33 @@ test("a 1.9 custom mutator is applied by the API server exactly once and reaches
   await Promise.all([writer.close(), reader.close()]);
 });
 
-test("an API server's answer for another user than the connection's is refused", async () => {
-  // Connects as "victim" with mallory's token: the API server acts for mallory and says so.
+test('a connection whose user the API server denies gets nothing of its group, and its pushes are dropped', async () => {
+  // Connects as "victim" with mallory's token: the API server acts for mallory and says so,
+  // in its answer to zcache's check of the credentials on connect.
+  const states: string[] = [];
   const z = client('victim', {auth: 'tok-mallory', logSink: {log: () => {}}});
+  z.connection.state.subscribe((s) => states.push(s.name));
+  const view = z.materialize(zql.label);
   void z.mutate(mutators.note.add({id: 'other-1', body: 'as someone else'})).server.catch(() => {});
-  await eventually(() =>
-    expect(proc.lines.join('\n')).toMatch(
-      /push of client group \S+ failed: The API server answered for another user/,
-    ),
-  );
-  expect(proc.lines.join('\n')).not.toMatch(/failed: .*(victim|mallory)/);
+  await eventually(() => expect(states).toContain('needs-auth'));
+  expect(view.data).toEqual([]);
+  const [{n}] =
+    (await db.sql`SELECT count(*)::int AS n FROM applied WHERE note_id = 'other-1'`) as [
+      {n: number},
+    ];
+  expect(n).toBe(0);
+  await z.close();
+});
+
+test('a connected client whose token the API server stops accepting is disconnected at the next re-validation', async () => {
+  const states: string[] = [];
+  const z = client('revoked', {logSink: {log: () => {}}});
+  z.connection.state.subscribe((s) => states.push(s.name));
+  const view = z.materialize(zql.label.orderBy('id', 'asc'));
+  await eventually(() => expect(view.data).toHaveLength(3));
+  revokedTokens.add('Bearer tok-revoked');
+  // ZERO_AUTH_REVALIDATE_INTERVAL_SECONDS is 1 here.
+  await eventually(() => expect(states).toContain('needs-auth'));
   await z.close();
 });
 
@@ -495,6 +516,8 @@ test('a 0.25.9 client and a 1.9 client on the same zcache see each other’s wri
   const older = new zero025.Zero({
     server: `http://127.0.0.1:${node.port}`,
     userID: 'old',
+    // The API server must act for the same user as the connection claims (or zcache refuses it).
+    auth: 'tok-old',
     schema: oldSchema,
     kvStore: 'mem',
   });
