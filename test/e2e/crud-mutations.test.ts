@@ -282,3 +282,45 @@ test('a client closed with mutations unsent: the next one on its storage sends t
   await eventually(() => expect(view.data).toHaveLength(4));
   view.destroy();
 }, 60_000);
+
+test('with ZERO_ENABLE_CRUD_MUTATIONS=false a CRUD push is refused with InvalidPush and nothing is written', async () => {
+  await proc.kill();
+  proc = await node.startAndWaitStreaming({ZERO_ENABLE_CRUD_MUTATIONS: 'false'});
+  const clientGroupID = 'crud-disabled';
+  const c = await openSyncClient(node.port, {
+    clientGroupID,
+    clientID: 'probe',
+    token: await hs256Token(SECRET, 'ada'),
+  });
+  const columns = {id: {type: 'string'}, ownerID: {type: 'string'}, title: {type: 'string'}};
+  c.send([
+    'initConnection',
+    {desiredQueriesPatch: [], clientSchema: {tables: {item: {columns, primaryKey: ['id']}}}},
+  ]);
+  await c.waitFor((m) => m[0] === 'pokeEnd');
+  const op = {
+    op: 'insert',
+    tableName: 'item',
+    primaryKey: ['id'],
+    value: {id: 'off-1', ownerID: 'ada', title: 'x'},
+  };
+  const mutation = {
+    type: 'crud',
+    id: 1,
+    clientID: 'probe',
+    name: '_zero_crud',
+    args: [{ops: [op]}],
+    timestamp: 1,
+  };
+  c.send([
+    'push',
+    {clientGroupID, mutations: [mutation], pushVersion: 1, timestamp: 1, requestID: 'r'},
+  ]);
+  const [, error] = await c.waitFor((m) => m[0] === 'error');
+  expect(error).toMatchObject({
+    kind: 'InvalidPush',
+    message: expect.stringMatching(/CRUD mutations is disabled/),
+  });
+  await c.closed;
+  expect(await upstreamTitles('off-')).toEqual([]);
+});
