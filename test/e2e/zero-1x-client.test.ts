@@ -226,7 +226,13 @@ beforeAll(async () => {
     label: {row: {select: ANYONE_CAN}},
     issueLabel: {row: {select: ANYONE_CAN}},
     // The 0.25.9 client of the last test writes notes with CRUD mutations.
-    note: {row: {select: ANYONE_CAN, insert: ANYONE_CAN}},
+    note: {
+      row: {
+        select: ANYONE_CAN,
+        insert: ANYONE_CAN,
+        update: {preMutation: ANYONE_CAN, postMutation: ANYONE_CAN},
+      },
+    },
   }));
   await db.sql`UPDATE zero.permissions SET permissions = ${db.sql.json(permissions as never)}`;
 }, 120_000);
@@ -502,6 +508,51 @@ test('after zcache restarts, a query that was complete is complete again on reco
   expect(pokes[0]).toMatch(/: (\S+) → \1, 0 rows/);
   await z.close();
 }, 90_000);
+
+test('CRUD mutations of a 1.9 client (enableLegacyMutators) are applied once and reach another client', async () => {
+  const crudSchema = createSchema({
+    tables: [
+      table('note').columns({id: string(), body: string(), author: string()}).primaryKey('id'),
+    ],
+    enableLegacyQueries: true,
+    enableLegacyMutators: true,
+  });
+  const open = (userID: string) => {
+    const z = new Zero({
+      cacheURL: `http://127.0.0.1:${node.port}`,
+      userID,
+      auth: `tok-${userID}`,
+      schema: crudSchema,
+      kvStore: 'mem',
+    });
+    closers.push(z);
+    return z;
+  };
+  const writer = open('crud-writer');
+  const reader = open('crud-reader');
+  const q = createBuilder(crudSchema).note.where('id', 'LIKE', 'crud-%').orderBy('id', 'asc');
+  const view = reader.materialize(q);
+  await writer.mutate.note.insert({id: 'crud-1', body: 'CRUD from 1.9', author: 'crud-writer'});
+  // An update is checked against the replica's row (as the reference does): wait until it is there.
+  await eventually(() => expect(view.data).toHaveLength(1));
+  await writer.mutate.note.update({id: 'crud-1', body: 'CRUD from 1.9, edited'});
+  await eventually(async () => {
+    const rows = await db.sql`SELECT * FROM note WHERE id LIKE 'crud-%'`;
+    expect(plain(rows)).toEqual([
+      {id: 'crud-1', body: 'CRUD from 1.9, edited', author: 'crud-writer'},
+    ]);
+  });
+  await eventually(() =>
+    expect(plain(view.data)).toEqual([
+      {id: 'crud-1', body: 'CRUD from 1.9, edited', author: 'crud-writer'},
+    ]),
+  );
+  await eventually(async () => {
+    const [lmid] = await db.sql`
+      SELECT "lastMutationID"::int AS id FROM zero_0.clients WHERE "clientID" = ${writer.clientID}`;
+    expect(lmid?.id).toBe(2);
+  });
+});
 
 test('a 0.25.9 client and a 1.9 client on the same zcache see each other’s writes and Postgres’s', async () => {
   const oldNote = zero025
