@@ -37,8 +37,8 @@ midPokeCut.install();
  * of the client's.
  * Both client generations run the same scenario (same seed, same queries, writes and mutations):
  * ZCACHE_CONFORMANCE_CLIENT=1.9 runs it with the 1.9.0 client (`zero-1.9`), =0.25.9 with the
- * 0.25.9 one alone. Unset, the 0.25.9 client runs it as configured, and the 1.9.0 client a short
- * fixed one (`SHORT_1X_RUN`), not against the reference (a 0.25.9 zero-cache serves no 1.x client).
+ * 0.25.9 one alone. Unset, the 0.25.9 client runs it as configured, and the 1.9.0 client a fixed
+ * one (`FIXED_1X_RUN`), not against the reference (a 0.25.9 zero-cache serves no 1.x client).
  * The clients must log no errors. One query shape is left out: see `clientDefectShape`.
  */
 const SEED = Number(process.env.ZCACHE_CONFORMANCE_SEED ?? 1515);
@@ -139,14 +139,14 @@ function generationNamed(name: string): Generation {
   throw new Error(`ZCACHE_CONFORMANCE_CLIENT=${name}: 0.25.9 or 1.9`);
 }
 
-/** The 1.9.0 client's run in the normal suite. */
-const SHORT_1X_RUN = {generation: ZERO_19, seed: 1515, rounds: 4, queries: 8};
+/** The 1.9.0 client's run in the normal suite (about 4 s more), whatever the environment says. */
+const FIXED_1X_RUN = {generation: ZERO_19, seed: 1515, rounds: 4, queries: 8};
 const CLIENT = process.env.ZCACHE_CONFORMANCE_CLIENT;
 const RUNS = CLIENT
   ? [{generation: generationNamed(CLIENT), seed: SEED, rounds: ROUNDS, queries: QUERIES_PER_CLIENT}]
   : [
       {generation: ZERO_025, seed: SEED, rounds: ROUNDS, queries: QUERIES_PER_CLIENT},
-      ...(REFERENCE_SERVER ? [] : [SHORT_1X_RUN]),
+      ...(REFERENCE_SERVER ? [] : [FIXED_1X_RUN]),
     ];
 
 /**
@@ -269,8 +269,12 @@ const plain = (v: unknown) => JSON.parse(JSON.stringify(v)) as unknown;
  * and a later change to such a missing row throws "node does not exist" in the client's view
  * code — from a poke, or from the client's own optimistic mutation with no server involved. From
  * then on every poke fails with "Expected head must match the main head": the client reconnects
- * in a loop, every view of it frozen until the page reloads. No answer of a server can mend that
- * client state, so the generator leaves this shape out unless ZCACHE_CONFORMANCE_CLIENT_DEFECT=1.
+ * in a loop, every view of it frozen until the page reloads. The 1.9.0 client has the same defect
+ * (seeds 1, 2 and 4 fail on the same view with the same rows missing as with 0.25.9), and ends
+ * in its connection state `error` ("Poke processing error: Error: node does not exist") instead
+ * of the loop: it no longer reconnects, its views stay frozen, and each new materialization on it
+ * throws "node does not exist". No answer of a server can mend that client state, so the generator
+ * leaves this shape out unless ZCACHE_CONFORMANCE_CLIENT_DEFECT=1.
  */
 function clientDefectShape(ast: AST): boolean {
   const reaches = (related: AST['related']): boolean =>
@@ -279,9 +283,8 @@ function clientDefectShape(ast: AST): boolean {
 }
 const INCLUDE_CLIENT_DEFECT = process.env.ZCACHE_CONFORMANCE_CLIENT_DEFECT === '1';
 
-describe.each(RUNS)(
-  'the $generation.name client',
-  ({generation, seed: runSeed, rounds, queries}) => {
+for (const {generation, seed: runSeed, rounds, queries} of RUNS)
+  describe(`the ${generation.name} client`, () => {
     let db: TestDatabase;
     let server: {url: string; close(): Promise<void>};
     const clients: ConformanceClient[] = [];
@@ -377,5 +380,4 @@ describe.each(RUNS)(
       if (rounds > 1) expect(cuts, 'pokes cut mid-way').toBeGreaterThan(0);
       for (const v of views) v.destroy();
     }, 600_000);
-  },
-);
+  });
