@@ -509,6 +509,31 @@ test('after zcache restarts, a query that was complete is complete again on reco
   await z.close();
 }, 90_000);
 
+test('a query no 1.9 client desires any more expires after its TTL and its rows leave the client', async () => {
+  const z = client('ttl-watcher');
+  const view = z.materialize(zql.label.where('id', 'l2'), {ttl: 200});
+  await eventually(() => expect((view.data as {id: string}[]).map((l) => l.id)).toEqual(['l2']));
+  const [desire] = await db.sql`
+    SELECT "ttlMs"::int AS ttl FROM "zero_0/cvr".desires WHERE "clientID" = ${z.clientID}`;
+  expect(desire?.ttl).toBe(200);
+  const before = proc.lines.length;
+  view.destroy();
+  // The poke that deletes the query's row (the client's only row) once the TTL ran out.
+  await eventually(() =>
+    expect(
+      proc.lines.slice(before).some((l) => l.includes(`poke ${z.clientID}:`) && /, 1 rows/.test(l)),
+    ).toBe(true),
+  );
+  await eventually(async () => {
+    const [{n}] = (await db.sql`
+      SELECT count(*)::int AS n FROM "zero_0/cvr".rows r JOIN "zero_0/cvr".desires d USING ("clientGroupID")
+      WHERE d."clientID" = ${z.clientID} AND d."ttlMs" = 200 AND r."table" = 'label'
+        AND r."refCounts" IS NOT NULL`) as [{n: number}];
+    expect(n).toBe(0);
+  }, 20_000);
+  await z.close();
+});
+
 test('CRUD mutations of a 1.9 client (enableLegacyMutators) are applied once and reach another client', async () => {
   const crudSchema = createSchema({
     tables: [
