@@ -12,9 +12,11 @@ import {QueryTransformer} from './query-transformer.js';
 let server: http.Server;
 let port: number;
 let answer: unknown;
+let lastHeaders: http.IncomingHttpHeaders = {};
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
+    lastHeaders = req.headers;
     req.resume();
     req.on('end', () =>
       res.writeHead(200, {'Content-Type': 'application/json'}).end(JSON.stringify(answer)),
@@ -83,4 +85,11 @@ test('a 1.x answer for another user (or for a logged-out one) is Unauthorized, n
   }
   answer = {kind: 'QueryResponse', queries: [{id: 'q1', name: 'all', ast}], userID: null};
   await expect(transformer().transform([query], {})).resolves.toMatchObject({errors: []});
+});
+
+test("the client's trace context travels as the traceparent header", async () => {
+  answer = {kind: 'QueryResponse', queries: [{id: 'q1', name: 'all', ast}]};
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  await transformer().transform([query], {}, traceparent);
+  expect(lastHeaders.traceparent).toBe(traceparent);
 });

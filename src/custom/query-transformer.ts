@@ -32,7 +32,12 @@ export class QueryTransformer {
     this.#cache = cache;
   }
 
-  async transform(queries: readonly CustomQuery[], auth: ApiServerAuth): Promise<TransformResult> {
+  /** `traceparent`: the W3C trace context of the client message that caused the transform. */
+  async transform(
+    queries: readonly CustomQuery[],
+    auth: ApiServerAuth,
+    traceparent?: string,
+  ): Promise<TransformResult> {
     const result: TransformResult = {asts: new Map(), errors: []};
     const cacheKey = (queryID: string) => this.#cacheKey(auth, queryID);
     const todo = queries.filter((q) => {
@@ -41,10 +46,12 @@ export class QueryTransformer {
       return !hit;
     });
     if (todo.length === 0) return result;
-    const res = await callApiServer(this.#target, auth, [
-      'transform',
-      todo.map(({id, name, args}) => ({id, name, args})),
-    ]);
+    const res = await callApiServer(
+      this.#target,
+      auth,
+      ['transform', todo.map(({id, name, args}) => ({id, name, args}))],
+      traceparent,
+    );
     if (!res.ok) throw failed(res.message, res.failure, todo);
     const [tag, body] = transformAnswer(res.body);
     if (tag === 'transformFailed') {

@@ -196,7 +196,11 @@ export class ClientConnection implements ClientHandle {
         this.#writes.useClientURL(msg[1].userPushURL);
         return;
       case 'changeDesiredQueries':
-        return this.#syncer.changeDesiredQueries(this, msg[1].desiredQueriesPatch);
+        return this.#syncer.changeDesiredQueries(
+          this,
+          msg[1].desiredQueriesPatch,
+          msg[1].traceparent,
+        );
       case 'deleteClients': {
         const ids = (msg[1].clientIDs ?? []).filter((id) => id !== this.clientID);
         await this.#syncer.deleteClients(this, ids);

@@ -239,10 +239,20 @@ export class ViewSyncer {
     });
   }
 
-  changeDesiredQueries(client: ClientHandle, ops: readonly UpQueryOp[]): Promise<void> {
-    return this.#enqueue(() =>
-      this.#step((v, ttl) => this.#queries.applyPatch(client.clientID, ops, v, ttl)),
-    );
+  /** `traceparent` (v50) travels with the transforms this change causes. */
+  changeDesiredQueries(
+    client: ClientHandle,
+    ops: readonly UpQueryOp[],
+    traceparent?: string,
+  ): Promise<void> {
+    return this.#enqueue(async () => {
+      this.#traceparent = traceparent;
+      try {
+        await this.#step((v, ttl) => this.#queries.applyPatch(client.clientID, ops, v, ttl));
+      } finally {
+        this.#traceparent = undefined;
+      }
+    });
   }
 
   deleteClients(client: ClientHandle, clientIDs: readonly string[]): Promise<void> {
@@ -675,6 +685,8 @@ export class ViewSyncer {
 
   /** The group's token and cookies, forwarded to the API server (the latest connection's). */
   #auth: ApiServerAuth = {};
+  /** The trace context of the client message the running step serves, if it sent one. */
+  #traceparent: string | undefined;
   /**
    * The next step transforms the running custom queries again: after updateAuth (`now`: a
    * failure fails the step), or periodically (`quietly`: a failure is logged and the queries
@@ -776,7 +788,7 @@ export class ViewSyncer {
   ): Promise<{op: 'del'; hash: string}[]> {
     const transformer = this.#o.transformer;
     const {asts, errors} = transformer
-      ? await transformer.transform(custom, this.#auth)
+      ? await transformer.transform(custom, this.#auth, this.#traceparent)
       : {
           asts: new Map<string, AST>(),
           errors: custom.map((q) => ({
