@@ -147,14 +147,11 @@ test('a write the permissions deny is rolled back on the client and never reache
   view.destroy();
 });
 
-let probes = 0;
 /**
- * Every frame a fresh client group of ada's gets from pushing one CRUD op until its confirmation
- * has been poked, as text, with the parts that differ between any two groups (versions, times,
- * the group's id) blanked.
+ * A raw client of ada's in a client group of its own, connected with no queries; `pushOne` sends
+ * one CRUD op as its mutation 1.
  */
-async function framesAnsweringPush(op: CRUDOp): Promise<string> {
-  const clientGroupID = `probe-${probes++}`;
+async function adaProbe(clientGroupID: string) {
   const c = await openSyncClient(node.port, {
     clientGroupID,
     clientID: 'probe',
@@ -164,24 +161,38 @@ async function framesAnsweringPush(op: CRUDOp): Promise<string> {
   const clientSchema = {tables: {item: {columns, primaryKey: ['id']}}};
   c.send(['initConnection', {desiredQueriesPatch: [], clientSchema}]);
   await c.waitFor((m) => m[0] === 'pokeEnd');
-  const from = c.messages.length;
-  const mutation = {
-    type: 'crud',
-    id: 1,
-    clientID: 'probe',
-    name: '_zero_crud',
-    args: [{ops: [op]}],
+  const pushOne = (op: unknown) => {
+    const mutation = {
+      type: 'crud',
+      id: 1,
+      clientID: 'probe',
+      name: '_zero_crud',
+      args: [{ops: [op]}],
+    };
+    c.send([
+      'push',
+      {
+        clientGroupID,
+        mutations: [{...mutation, timestamp: 1}],
+        pushVersion: 1,
+        timestamp: 1,
+        requestID: 'r',
+      },
+    ]);
   };
-  c.send([
-    'push',
-    {
-      clientGroupID,
-      mutations: [{...mutation, timestamp: 1}],
-      pushVersion: 1,
-      timestamp: 1,
-      requestID: 'r',
-    },
-  ]);
+  return {c, pushOne};
+}
+
+let probes = 0;
+/**
+ * Every frame a fresh client group of ada's gets from pushing one CRUD op until its confirmation
+ * has been poked, as text, with the parts that differ between any two groups (versions, times,
+ * the group's id) blanked.
+ */
+async function framesAnsweringPush(op: CRUDOp): Promise<string> {
+  const {c, pushOne} = await adaProbe(`probe-${probes++}`);
+  const from = c.messages.length;
+  pushOne(op);
   const confirmed = (m: SyncMessage) =>
     m[0] === 'pokePart' &&
     (m[1].lastMutationIDChanges as Record<string, number> | undefined)?.probe === 1;
@@ -286,36 +297,13 @@ test('a client closed with mutations unsent: the next one on its storage sends t
 test('with ZERO_ENABLE_CRUD_MUTATIONS=false a CRUD push is refused with InvalidPush and nothing is written', async () => {
   await proc.kill();
   proc = await node.startAndWaitStreaming({ZERO_ENABLE_CRUD_MUTATIONS: 'false'});
-  const clientGroupID = 'crud-disabled';
-  const c = await openSyncClient(node.port, {
-    clientGroupID,
-    clientID: 'probe',
-    token: await hs256Token(SECRET, 'ada'),
-  });
-  const columns = {id: {type: 'string'}, ownerID: {type: 'string'}, title: {type: 'string'}};
-  c.send([
-    'initConnection',
-    {desiredQueriesPatch: [], clientSchema: {tables: {item: {columns, primaryKey: ['id']}}}},
-  ]);
-  await c.waitFor((m) => m[0] === 'pokeEnd');
-  const op = {
+  const {c, pushOne} = await adaProbe('crud-disabled');
+  pushOne({
     op: 'insert',
     tableName: 'item',
     primaryKey: ['id'],
     value: {id: 'off-1', ownerID: 'ada', title: 'x'},
-  };
-  const mutation = {
-    type: 'crud',
-    id: 1,
-    clientID: 'probe',
-    name: '_zero_crud',
-    args: [{ops: [op]}],
-    timestamp: 1,
-  };
-  c.send([
-    'push',
-    {clientGroupID, mutations: [mutation], pushVersion: 1, timestamp: 1, requestID: 'r'},
-  ]);
+  });
   const [, error] = await c.waitFor((m) => m[0] === 'error');
   expect(error).toMatchObject({
     kind: 'InvalidPush',

@@ -66,6 +66,14 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/** A raw client's initConnection for the `note` table with these desired queries. */
+function initConnection(desiredQueriesPatch: unknown[]) {
+  const columns = {id: {type: 'number'}, ownerID: {type: 'string'}, text: {type: 'string'}};
+  const clientSchema = {tables: {note: {columns, primaryKey: ['id']}}};
+  return ['initConnection', {desiredQueriesPatch, clientSchema}];
+}
+const NOTES = {op: 'put', hash: 'notes', ast: {table: 'note'}};
+
 test('a token that fails verification gets AuthInvalidated and close code 3000', async () => {
   const q = 'clientID=c1&clientGroupID=g-jwt&userID=alice&ts=1&lmid=0';
   const protocol = encodeSecProtocols({authToken: 'not-a-jwt'});
@@ -105,20 +113,7 @@ test("a verified token's claims drive permission rules: each user sees only thei
 });
 
 test('a verified token of another subject is refused by a client group, with a message that names no one', async () => {
-  const init = [
-    'initConnection',
-    {
-      desiredQueriesPatch: [{op: 'put', hash: 'notes', ast: {table: 'note'}}],
-      clientSchema: {
-        tables: {
-          note: {
-            columns: {id: {type: 'number'}, ownerID: {type: 'string'}, text: {type: 'string'}},
-            primaryKey: ['id'],
-          },
-        },
-      },
-    },
-  ];
+  const init = initConnection([NOTES]);
   const group = 'g-alice-only';
   const alice = await openSyncClient(node.port, {
     clientGroupID: group,
@@ -142,22 +137,6 @@ test('a verified token of another subject is refused by a client group, with a m
 });
 
 describe('1.x connections (sync protocol v51)', () => {
-  const init = (desiredQueriesPatch: unknown[]) => [
-    'initConnection',
-    {
-      desiredQueriesPatch,
-      clientSchema: {
-        tables: {
-          note: {
-            columns: {id: {type: 'number'}, ownerID: {type: 'string'}, text: {type: 'string'}},
-            primaryKey: ['id'],
-          },
-        },
-      },
-    },
-  ];
-  const notes = {op: 'put', hash: 'notes', ast: {table: 'note'}};
-
   test("updateAuth: the group user's new token is taken; another user's token closes the connection with Unauthorized", async () => {
     const alice = await openSyncClient(node.port, {
       clientGroupID: 'g-update-auth',
@@ -165,7 +144,7 @@ describe('1.x connections (sync protocol v51)', () => {
       token: await token('alice'),
       version: 51,
     });
-    alice.send(init([notes]));
+    alice.send(initConnection([NOTES]));
     await alice.waitFor((m) => m[0] === 'pokeEnd');
     alice.send(['updateAuth', {auth: await hs256Token(SECRET, 'alice', {role: 'user', n: 2})}]);
     // Still served: a new query is answered.
@@ -191,7 +170,7 @@ describe('1.x connections (sync protocol v51)', () => {
       token: await token('alice'),
       version: 51,
     });
-    alice.send(init([notes]));
+    alice.send(initConnection([NOTES]));
     await alice.waitFor((m) => m[0] === 'pokeEnd');
     alice.send(['updateAuth', {auth: await hs256Token(SECRET + 'x', 'alice')}]);
     const [, error] = await alice.waitFor((m) => m[0] === 'error');
@@ -206,7 +185,7 @@ describe('1.x connections (sync protocol v51)', () => {
       token: await token('alice'),
       version: 51,
     });
-    first.send(init([notes]));
+    first.send(initConnection([NOTES]));
     const [, end] = await first.waitFor((m) => m[0] === 'pokeEnd');
     first.close();
     await first.closed;
@@ -218,7 +197,7 @@ describe('1.x connections (sync protocol v51)', () => {
       version: 51,
       baseCookie: cookie,
     });
-    again.send(init([]));
+    again.send(initConnection([]));
     await again.waitFor((m) => m[0] === 'pokeEnd');
     again.close();
     expect(again.messages.map(([type, body]) => [type, body.baseCookie ?? body.cookie])).toEqual([
