@@ -1,4 +1,3 @@
-import type {AST} from '../protocol/ast.js';
 import {astLimitProblem, DEFAULT_AST_LIMITS, type AstLimits} from '../protocol/ast-limits.js';
 import type {DownstreamMessage, ErroredQuery, SchemaVersions} from '../protocol/sync-down.js';
 import {ProtocolError} from '../protocol/sync-errors.js';
@@ -11,7 +10,7 @@ import type {ApiServerAuth} from '../custom/api-server-call.js';
 import type {CustomQuery, QueryTransformer} from '../custom/query-transformer.js';
 import {writeCatchup} from './catchup.js';
 import {checkPrincipal, principalOf} from './group-principal.js';
-import {customQueriesToRebuild} from './custom-retransform.js';
+import {CustomTransforms, type RunningCustomQuery} from './custom-transforms.js';
 import {pickGroupToken} from './group-token.js';
 import {answerInspect, type InspectorLogin, type InspectorOptions} from './inspector.js';
 import type {InspectDownBody} from '../protocol/sync-down.js';
@@ -124,10 +123,15 @@ export class ViewSyncer {
   #retransformTimer: NodeJS.Timeout | undefined;
 
   readonly #slices: SliceScheduler;
+  readonly #custom: CustomTransforms;
 
   constructor(opts: ViewSyncerOptions) {
     this.#o = opts;
     this.#slices = opts.slices ?? new SliceScheduler({yieldThresholdMs: opts.yieldThresholdMs});
+    this.#custom = new CustomTransforms(
+      opts.transformer,
+      opts.log.withContext({clientGroupID: opts.clientGroupID}),
+    );
     if (opts.transformer && opts.retransformIntervalMs) {
       this.#retransformTimer = setInterval(
         () => this.#periodicRetransform(),
@@ -232,7 +236,7 @@ export class ViewSyncer {
       refusal = this.#admit(auth);
       if (refusal || this.#auth === before) return;
       // As 1.x: the group's custom queries are transformed again, with the new credentials.
-      this.#retransform = 'now';
+      this.#custom.transformAgain('now');
       await this.#step();
     }).then(() => {
       if (refusal) throw refusal;
@@ -246,11 +250,11 @@ export class ViewSyncer {
     traceparent?: string,
   ): Promise<void> {
     return this.#enqueue(async () => {
-      this.#traceparent = traceparent;
+      this.#custom.traceparent = traceparent;
       try {
         await this.#step((v, ttl) => this.#queries.applyPatch(client.clientID, ops, v, ttl));
       } finally {
-        this.#traceparent = undefined;
+        this.#custom.traceparent = undefined;
       }
     });
   }
@@ -534,7 +538,8 @@ export class ViewSyncer {
       this.#permissionsKey = permissionsKey;
     }
     // Dropped from the driver, they start again below, from the new transform.
-    for (const hash of await this.#customQueriesToRebuild()) this.#driver.removeQuery(hash);
+    for (const hash of await this.#custom.toRebuild(this.#runningCustomQueries(), this.#auth))
+      this.#driver.removeQuery(hash);
     const failedQueries: ErroredQuery[] = [];
     const admission = admitQueries(
       this.#queries.liveQueries(ttl),
@@ -685,21 +690,8 @@ export class ViewSyncer {
 
   /** The group's token and cookies, forwarded to the API server (the latest connection's). */
   #auth: ApiServerAuth = {};
-  /** The trace context of the client message the running step serves, if it sent one. */
-  #traceparent: string | undefined;
-  /**
-   * The next step transforms the running custom queries again: after updateAuth (`now`: a
-   * failure fails the step), or periodically (`quietly`: a failure is logged and the queries
-   * keep running as they were, as 1.x postpones its maintenance).
-   */
-  #retransform: 'no' | 'now' | 'quietly' = 'no';
-
-  async #customQueriesToRebuild(): Promise<string[]> {
-    const mode = this.#retransform;
-    this.#retransform = 'no';
-    const transformer = this.#o.transformer;
-    if (mode === 'no' || !transformer) return [];
-    const running = [...this.#queries.queries.values()]
+  #runningCustomQueries(): RunningCustomQuery[] {
+    return [...this.#queries.queries.values()]
       .filter((q) => q.kind === 'custom' && this.#driver.astOf(q.queryHash) !== undefined)
       .map((q) => ({
         id: q.queryHash,
@@ -707,25 +699,17 @@ export class ViewSyncer {
         args: q.args ?? [],
         ast: this.#driver.astOf(q.queryHash),
       }));
-    try {
-      return await customQueriesToRebuild(running, transformer, this.#auth);
-    } catch (e) {
-      if (mode === 'now') throw e;
-      this.#o.log.warn(
-        `group ${this.#o.clientGroupID}: periodic re-transform failed, tried again later: ${String(e)}`,
-      );
-      return [];
-    }
   }
 
   /** Every ZERO_AUTH_RETRANSFORM_INTERVAL_SECONDS while the group has clients. */
   #periodicRetransform(): void {
     if (this.#stopped || !this.#cvr || this.#clients.size === 0) return;
     void this.#enqueue(async () => {
-      this.#retransform = 'quietly';
+      this.#custom.transformAgain('quietly');
       await this.#step();
     }).catch(() => {});
   }
+
   /** The permissions the client pipelines were built with. */
   #permissionsKey: string | undefined;
   /** Whether the CVR exists in the store (a new group's first flush creates it). */
@@ -786,18 +770,7 @@ export class ViewSyncer {
     version: CVRVersion,
     refuse: (hash: string, message: string) => void,
   ): Promise<{op: 'del'; hash: string}[]> {
-    const transformer = this.#o.transformer;
-    const {asts, errors} = transformer
-      ? await transformer.transform(custom, this.#auth, this.#traceparent)
-      : {
-          asts: new Map<string, AST>(),
-          errors: custom.map((q) => ({
-            error: 'app' as const,
-            id: q.id,
-            name: q.name,
-            message: 'No ZERO_QUERY_URL is configured: custom queries cannot run.',
-          })),
-        };
+    const {asts, errors} = await this.#custom.transform(custom, this.#auth);
     for (const [hash, ast] of asts) {
       // The API server built the AST from the client's arguments: it is checked like a client's.
       const problem = astLimitProblem(ast, this.#astLimits);
