@@ -191,3 +191,18 @@ describe('retries, as 1.9: 5xx and unreachable only, at most 4 attempts', () => 
     expect(requests).toBe(1);
   });
 });
+
+test('a traceparent not in W3C form is not passed on', async () => {
+  answer = (res) => res.writeHead(200, {'Content-Type': 'application/json'}).end('{}');
+  const target: ApiServerTarget = {
+    url: `http://127.0.0.1:${port}/api/mutate`,
+    forwardCookies: false,
+    appID: 'app',
+    shardSchema: 'app_0',
+    timeoutMs: 5000,
+  };
+  const result = await callApiServer(target, {}, ['push', {}], 'x\r\ninjected: 1');
+  expect(result.ok).toBe(true);
+  expect(lastHeaders.traceparent).toBeUndefined();
+  expect(lastHeaders.injected).toBeUndefined();
+});

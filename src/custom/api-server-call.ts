@@ -74,7 +74,8 @@ export async function callApiServer(
     ...forwardedHeaders(target, auth),
     'Content-Type': 'application/json',
   };
-  if (traceparent) headers.traceparent = traceparent;
+  // A client's text: passed on only in W3C's form (anything else could break the request).
+  if (traceparent && TRACEPARENT.test(traceparent)) headers.traceparent = traceparent;
   if (target.apiKey) headers['X-Api-Key'] = target.apiKey;
   if (auth.token) headers.Authorization = `Bearer ${auth.token}`;
   if (target.forwardCookies && auth.cookie) headers.Cookie = auth.cookie;
@@ -158,6 +159,9 @@ async function postOnce(
     };
   }
 }
+
+/** W3C trace context: version-traceid-parentid-flags, lowercase hex. */
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /** Headers zcache sets itself or that describe the transport: never taken from a client. */
 const OWN_HEADERS = new Set([
