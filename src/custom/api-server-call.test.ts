@@ -122,7 +122,7 @@ test('headers: Origin, then only the allow-listed request and client headers, ne
     appID: 'app',
     shardSchema: 'app_0',
     timeoutMs: 5000,
-    clientHeaders: {of: 'push', allowed: ['X-Tenant', 'Authorization', 'X-Api-Key']},
+    clientHeaders: {of: 'push', allowed: ['X-Tenant', 'Authorization', 'X-Api-Key', 'x-split']},
     allowedRequestHeaders: ['x-forwarded-for'],
   };
   const result = await callApiServer(
@@ -135,7 +135,12 @@ test('headers: Origin, then only the allow-listed request and client headers, ne
         'x-secret-proxy-header': 'no',
         cookie: 'session=1',
       },
-      pushHeaders: {'x-tenant': 't1', authorization: 'Bearer forged', 'X-Api-Key': 'forged'},
+      pushHeaders: {
+        'x-tenant': 't1',
+        authorization: 'Bearer forged',
+        'X-Api-Key': 'forged',
+        'x-split': 'a\r\ninjected: 1',
+      },
       queryHeaders: {'x-tenant': 'from the query side'},
     },
     ['push', {}],
@@ -151,6 +156,8 @@ test('headers: Origin, then only the allow-listed request and client headers, ne
     traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
   });
   expect(lastHeaders['x-secret-proxy-header']).toBeUndefined();
+  expect(lastHeaders['x-split']).toBeUndefined();
+  expect(lastHeaders.injected).toBeUndefined();
   expect(lastHeaders.cookie).toBeUndefined();
 });
 

@@ -160,6 +160,9 @@ async function postOnce(
   }
 }
 
+/** An HTTP header name (RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
 /** W3C trace context: version-traceid-parentid-flags, lowercase hex. */
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
@@ -186,7 +189,9 @@ function forwardedHeaders(target: ApiServerTarget, auth: ApiServerAuth): Record<
   ) => {
     const lower = name.toLowerCase();
     if (value === undefined || OWN_HEADERS.has(lower) || !allowed.has(lower)) return;
-    out[lower] = typeof value === 'string' ? value : value.join(', ');
+    const text = typeof value === 'string' ? value : value.join(', ');
+    // A client's text: one that fetch would refuse (or that could split the request) is dropped.
+    if (HEADER_NAME.test(name) && !/[\r\n\0]/.test(text)) out[lower] = text;
   };
   const request = auth.requestHeaders ?? {};
   put('origin', request.origin, new Set(['origin']));
