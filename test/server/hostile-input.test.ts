@@ -137,10 +137,16 @@ test('a seeded flood of random and mutated messages leaves the server serving', 
     {a: {b: {c: 1}}},
     'ø'.repeat(100),
   ];
-  const valid = () => [
-    'changeDesiredQueries',
-    {desiredQueriesPatch: [{op: 'put', hash: 'h' + rand(), ast: {table: 'item'}}]},
-  ];
+  const valid = () =>
+    rand() < 0.8
+      ? [
+          'changeDesiredQueries',
+          {
+            desiredQueriesPatch: [{op: 'put', hash: 'h' + rand(), ast: {table: 'item'}}],
+            traceparent: '00-' + 'a'.repeat(32) + '-' + 'b'.repeat(16) + '-01',
+          },
+        ]
+      : ['updateAuth', {auth: 'token ' + rand()}];
   const mutate = (v: unknown, depth = 0): unknown => {
     if (depth > 3 || rand() < 0.3) return pick(values);
     if (Array.isArray(v)) return v.map((x) => (rand() < 0.3 ? mutate(x, depth + 1) : x));
