@@ -534,6 +534,20 @@ test('a query no 1.9 client desires any more expires after its TTL and its rows 
   await z.close();
 });
 
+test('a logged-out 1.9 client (no userID, no token) syncs its queries', async () => {
+  const z = new Zero({
+    cacheURL: `http://127.0.0.1:${node.port}`,
+    schema,
+    kvStore: 'mem',
+    context: {userID: null},
+  });
+  closers.push(z);
+  const view = z.materialize(zql.label.orderBy('id', 'asc'));
+  const labels = await db.sql`SELECT * FROM label ORDER BY id`;
+  await eventually(() => expect(plain(view.data)).toEqual(plain(labels)));
+  await z.close();
+});
+
 test('CRUD mutations of a 1.9 client (enableLegacyMutators) are applied once and reach another client', async () => {
   const crudSchema = createSchema({
     tables: [
