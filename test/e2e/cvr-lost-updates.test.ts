@@ -1,5 +1,6 @@
-import {afterAll, beforeAll, expect, test} from 'vitest';
+import {afterAll, beforeAll, describe, expect, onTestFailed, test} from 'vitest';
 import {ANYONE_CAN, createSchema, definePermissions, string, table, Zero} from '@rocicorp/zero';
+import * as zero19 from 'zero-1.9';
 import {eventually} from '../support/eventually.js';
 import {createTestDatabase, type TestDatabase} from '../support/pg.js';
 import {SyncSession} from '../support/sync-session.js';
@@ -272,4 +273,150 @@ test('a group stopped cleanly records that no version beyond its own was handed 
     const {version, ceiling} = await instance();
     expect(ceiling).toBe(version);
   }, 30_000);
+});
+
+/**
+ * The first two scenarios with the real 1.9.0 client (`zero-1.9`, sync protocol v51): its view
+ * must be reset by the same clearing poke, without `onClientStateNotFound` (the 1.x client's
+ * answer to a refused base cookie) or `onUpdateNeeded`, and keep its offline mutation.
+ */
+describe('the 1.9.0 client', () => {
+  const schema19 = zero19.createSchema({
+    tables: [
+      zero19.table('item').columns({id: zero19.string(), title: zero19.string()}).primaryKey('id'),
+    ],
+    enableLegacyQueries: true,
+    enableLegacyMutators: true,
+  });
+  const zql = zero19.createBuilder(schema19);
+  type Zero19 = zero19.Zero<typeof schema19>;
+
+  /**
+   * A 1.9 client of a client group of its own (each its own userID: clients of one userID share
+   * their 'mem' storage). What it logs, and every call of the handlers that would replace or
+   * reload it, are recorded; a failing test prints them with zcache's last lines.
+   */
+  function client19(userID: string) {
+    const logs: string[] = [];
+    const reloads: string[] = [];
+    const z = new zero19.Zero({
+      cacheURL: `http://127.0.0.1:${node.port}`,
+      userID,
+      schema: schema19,
+      kvStore: 'mem',
+      onUpdateNeeded: (reason) => reloads.push(`onUpdateNeeded ${JSON.stringify(reason)}`),
+      onClientStateNotFound: () => reloads.push('onClientStateNotFound'),
+      logSink: {
+        log(level, context, ...args) {
+          const ctx = Object.entries(context ?? {}).map(([k, v]) => `${k}=${String(v)}`);
+          const text = args.map((a) =>
+            a instanceof Error ? a.message : typeof a === 'string' ? a : JSON.stringify(a),
+          );
+          logs.push(`${level} ${[...ctx, ...text].join(' ')}`);
+        },
+      },
+    });
+    onTestFailed(() => {
+      console.log(`1.9 client ${userID} (${z.clientID}) logged:\n${logs.join('\n')}`);
+      console.log(`handlers called: ${JSON.stringify(reloads)}`);
+      console.log(proc.describe());
+    });
+    return {z, reloads, logs};
+  }
+  const titlesOf = (view: {readonly data: unknown}) =>
+    (view.data as readonly {title: string}[]).map((r) => r.title);
+  /** What the client logged about pokes: it logs an error when it drops a poke it cannot apply. */
+  const pokeErrors = (logs: string[]) => logs.filter((l) => /poke/i.test(l));
+  /** The last mutation id zcache recorded for the client (in the upstream clients table). */
+  const lastMutationID = async (z: Zero19) => {
+    const [row] = await db.sql<{id: number}[]>`
+      SELECT "lastMutationID"::int AS id FROM zero_0.clients WHERE "clientID" = ${z.clientID}`;
+    return row?.id;
+  };
+
+  beforeAll(async () => {
+    // The same starting rows as the 0.25.9 client's scenario.
+    await db.sql.begin(async (tx) => {
+      await tx`DELETE FROM item`;
+      await tx`INSERT INTO item VALUES ('a', 'first'), ('b', 'second')`;
+    });
+  });
+
+  test('a 1.9 client ahead of a CVR that lost updates gets its view reset, keeping its offline mutation', async () => {
+    const {z, reloads, logs} = client19('v1');
+    try {
+      const view = z.materialize(zql.item.orderBy('id', 'asc'));
+      await eventually(() => expect(titlesOf(view)).toEqual(['first', 'second']));
+      const group = await z.clientGroupID;
+      await eventually(async () =>
+        expect(
+          await db.sql`SELECT 1 FROM "zero_0/cvr".instances WHERE "clientGroupID" = ${group}`,
+        ).toHaveLength(1),
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      await snapshotCVR(group); // the CVR as it will be "after the crash"
+
+      // Later versions the client receives, which the CVR then forgets.
+      await db.sql`INSERT INTO item VALUES ('c', 'third')`;
+      await db.sql`UPDATE item SET title = 'second, edited' WHERE id = 'b'`;
+      await eventually(() => expect(titlesOf(view)).toEqual(['first', 'second, edited', 'third']));
+
+      await proc.kill();
+      await restoreCVR(group);
+      // Meanwhile upstream moves on, and the client writes while offline.
+      await db.sql`DELETE FROM item WHERE id = 'a'`;
+      await z.mutate.item.insert({id: 'd', title: 'written offline'});
+      proc = await node.startAndWaitStreaming();
+
+      const want = ['second, edited', 'third', 'written offline'];
+      await eventually(async () => expect(await titles()).toEqual(want), 30_000);
+      await eventually(() => expect(titlesOf(view)).toEqual(want), 30_000);
+      // zcache found the client at a version the CVR lost, and reset its view.
+      expect(proc.lines.some((l) => l.includes(`client ${z.clientID} is at`))).toBe(true);
+      expect(z.connection.state.current.name).toBe('connected');
+      expect(reloads).toEqual([]);
+      // Applied exactly once: one row, and the client's only mutation is the last one recorded.
+      expect(await db.sql`SELECT 1 FROM item WHERE id = 'd'`).toHaveLength(1);
+      await eventually(async () => expect(await lastMutationID(z)).toBe(1));
+      // Still live after the reset: a later upstream write reaches the view.
+      await db.sql`UPDATE item SET title = 'third, edited' WHERE id = 'c'`;
+      await eventually(async () => expect(titlesOf(view)).toEqual(await titles()));
+      expect(titlesOf(view)).toContain('third, edited');
+      expect(z.connection.state.current.name).toBe('connected');
+      expect(reloads).toEqual([]);
+      expect(pokeErrors(logs)).toEqual([]);
+      view.destroy();
+    } finally {
+      await z.close();
+    }
+  }, 90_000);
+
+  test('a row write-back that never finished: a returning 1.9 client gets its view reset and ends equal', async () => {
+    const {z, reloads, logs} = client19('v2');
+    try {
+      const view = z.materialize(zql.item.orderBy('id', 'asc'));
+      await eventually(async () => expect(titlesOf(view)).toEqual(await titles()));
+      const group = await z.clientGroupID;
+      await db.sql`INSERT INTO item VALUES ('f', 'sixth')`;
+      await eventually(() => expect(titlesOf(view)).toContain('sixth'));
+      await new Promise((r) => setTimeout(r, 300));
+      await proc.kill();
+      // As if the write-back of the group's row records was lost: they and rowsVersion lag.
+      await db.sql`DELETE FROM "zero_0/cvr".rows WHERE "clientGroupID" = ${group}`;
+      await db.sql`UPDATE "zero_0/cvr"."rowsVersion" SET "version" = '00' WHERE "clientGroupID" = ${group}`;
+      await db.sql`UPDATE item SET title = 'sixth, edited' WHERE id = 'f'`;
+      proc = await node.startAndWaitStreaming();
+      await eventually(async () => expect(titlesOf(view)).toEqual(await titles()), 30_000);
+      expect(titlesOf(view)).toContain('sixth, edited');
+      expect(
+        proc.lines.some((l) => l.includes(`group ${group}: the CVR's row records stop short`)),
+      ).toBe(true);
+      expect(z.connection.state.current.name).toBe('connected');
+      expect(reloads).toEqual([]);
+      expect(pokeErrors(logs)).toEqual([]);
+      view.destroy();
+    } finally {
+      await z.close();
+    }
+  }, 90_000);
 });
