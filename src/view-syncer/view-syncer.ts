@@ -704,6 +704,8 @@ export class ViewSyncer {
   /** Every ZERO_AUTH_RETRANSFORM_INTERVAL_SECONDS while the group has clients. */
   #periodicRetransform(): void {
     if (this.#stopped || !this.#cvr || this.#clients.size === 0) return;
+    // A step only when there is something to transform: most groups run no custom queries.
+    if (this.#runningCustomQueries().length === 0) return;
     void this.#enqueue(async () => {
       this.#custom.transformAgain('quietly');
       await this.#step();
