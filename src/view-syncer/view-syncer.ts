@@ -354,10 +354,11 @@ export class ViewSyncer {
 
   #enqueue(work: () => Promise<void>): Promise<void> {
     const run = this.#work.then(async () => {
-      if (this.#stopped) throw ProtocolError.of('Rehome', 'Reconnect required', {maxBackoffMs: 0});
+      if (this.#stopped) throw this.#abandoned();
       try {
         await work();
       } catch (e) {
+        if (this.#stopped) throw this.#abandoned(e);
         this.#fail(e);
         // The requesting client backs off and reconnects too, instead of pausing on `Internal`.
         throw isConnectionLoss(e) ? cvrUnreachable() : e;
@@ -365,6 +366,18 @@ export class ViewSyncer {
     });
     this.#work = run.catch(() => {});
     return run;
+  }
+
+  /**
+   * Work cut short by stop(): nothing failed, so nothing is reported as a failure. Its client
+   * reconnects (to this node once restarted, or another); `Internal` would stop the Zero client.
+   */
+  #abandoned(cut?: unknown): ProtocolError {
+    if (cut !== undefined) {
+      const why = cut instanceof Error ? cut.message : String(cut);
+      this.#o.log.info(`group ${this.#o.clientGroupID}: work cut short by the stop (${why})`);
+    }
+    return ProtocolError.of('Rehome', 'Reconnect required', {maxBackoffMs: 0});
   }
 
   /** Ownership lost or a concurrent writer: every client reconnects (and rehomes). */

@@ -1,0 +1,80 @@
+import {afterAll, beforeAll, expect, test} from 'vitest';
+import WebSocket from 'ws';
+import {encodeSecProtocols} from '../../src/protocol/sync-connect.js';
+import {eventually} from '../support/eventually.js';
+import {startInProcessSync, type InProcessSync} from '../support/in-process-sync.js';
+import {startHarness, type ReplicationHarness} from '../replication/harness.js';
+
+/**
+ * A view-syncer that stops (a graceful drain, or its node failing) while a client's hydration is
+ * in flight abandons the step and closes the client's socket cleanly, so the client reconnects
+ * elsewhere. What it must not do is answer `Internal` (the Zero client, 0.25 and 1.x, treats that
+ * as fatal and stops reconnecting until the app intervenes) or log the abandoned step as a failure
+ * with a stack and an error id: nothing failed, and an operator reading a rolling restart's logs
+ * would go looking for a bug.
+ */
+const ROWS = 150_000;
+let h: ReplicationHarness;
+let sync: InProcessSync;
+const logLines: string[] = [];
+
+beforeAll(async () => {
+  h = await startHarness(`
+    CREATE TABLE heavy (id int PRIMARY KEY, v text NOT NULL);
+    INSERT INTO heavy SELECT g, md5(g::text) FROM generate_series(1, ${ROWS}) g;`);
+  await h.db
+    .sql`UPDATE zero.permissions SET permissions = ${h.db.sql.json({tables: {heavy: {row: {select: [['allow', {type: 'and', conditions: []}]]}}}} as never)}`;
+  sync = await startInProcessSync(h, {write: (line) => logLines.push(line)});
+}, 120_000);
+
+afterAll(async () => {
+  await sync?.close();
+  await h?.close();
+});
+
+const schema = {
+  tables: {heavy: {columns: {id: {type: 'number'}, v: {type: 'string'}}, primaryKey: ['id']}},
+};
+/** Reads every row and keeps none: a long hydration that sends nothing until it ends. */
+const matchesNothing = {
+  table: 'heavy',
+  where: {
+    type: 'simple',
+    op: 'LIKE',
+    left: {type: 'column', name: 'v'},
+    right: {type: 'literal', value: '%zz%'},
+  },
+  orderBy: [['id', 'asc']],
+};
+
+test('a view-syncer stopped mid-hydration closes the client cleanly, with no Internal error and nothing logged as failed', async () => {
+  const init = [
+    'initConnection',
+    {desiredQueriesPatch: [{op: 'put', hash: 'q', ast: matchesNothing}], clientSchema: schema},
+  ];
+  const q = 'clientID=c1&clientGroupID=stopped-group&ts=1&lmid=0';
+  const ws = new WebSocket(`${sync.url.replace('http', 'ws')}/sync/v44/connect?${q}`, [
+    encodeSecProtocols({initConnectionMessage: init as never}),
+  ]);
+  const messages: [string, Record<string, unknown>][] = [];
+  let stopping: Promise<void> | undefined;
+  let closeCode: number | undefined;
+  ws.on('message', (d) => {
+    const m = JSON.parse(String(d)) as [string, Record<string, unknown>];
+    messages.push(m);
+    // `connected` is sent once the group admitted the client, just before its hydration starts.
+    if (m[0] === 'connected') stopping ??= sync.handler.drain();
+  });
+  ws.on('close', (code) => (closeCode = code));
+  ws.on('error', () => {});
+  await eventually(() => expect(closeCode).toBeDefined(), 30_000);
+  await stopping;
+  // The step is abandoned at its next time slice, after the close: wait for its report.
+  await eventually(() =>
+    expect(logLines.some((l) => /step abandoned|client failed/.test(l))).toBe(true),
+  );
+  expect([1000, 1005]).toContain(closeCode); // a clean close: the client reconnects
+  // The hydration was abandoned, not finished: nothing but `connected` reached the client.
+  expect(messages.map((m) => m[0])).toEqual(['connected']);
+  expect(logLines.filter((l) => /^(ERROR|WARN)/.test(l))).toEqual([]);
+}, 60_000);
