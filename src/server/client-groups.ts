@@ -53,11 +53,15 @@ export class ClientGroups {
     return this.#groups.size;
   }
 
-  /** The group, created if it is new; a pending idle stop is cancelled. */
+  /**
+   * The group, created if it is new or stopped; a pending idle stop is cancelled. A group that
+   * stopped because another instance took it over is replaced, not reused: it would answer every
+   * new connection with Rehome, and a client that keeps landing here would never be served.
+   */
   get(clientGroupID: string): ClientGroup {
     clearTimeout(this.#idleTimers.get(clientGroupID));
     let g = this.#groups.get(clientGroupID);
-    if (!g) {
+    if (!g || g.syncer.stopped) {
       g = this.#create(clientGroupID);
       this.#groups.set(clientGroupID, g);
     }

@@ -1,7 +1,7 @@
 /**
  * Why the CVR store refused a load or a flush. The view-syncer maps them to protocol errors:
- * OwnershipError → Rehome, ClientGroupPurgedError → ClientNotFound,
- * ConcurrentModificationError → Internal (drop the in-memory CVR and reload).
+ * OwnershipError and ConcurrentModificationError → Rehome (the group stops; a new connection
+ * loads the CVR again), ClientGroupPurgedError → ClientNotFound.
  */
 
 /** Another task holds the client group: it received a client connection more recently (§3.4). */

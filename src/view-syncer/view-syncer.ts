@@ -5,6 +5,7 @@ import {connectionLossReason, isConnectionLoss} from '../shared/connection-loss.
 import type {ClientSchema, InitConnectionBody, UpQueryOp} from '../protocol/sync-up-queries.js';
 import {cachedStatement, openReplica, type ReplicaDb} from '../replica/replica-file.js';
 import type {RowChangeWindow} from '../replica/row-change-window.js';
+import {internalErrorMessage, newErrorId} from '../shared/error-id.js';
 import type {Logger} from '../shared/log.js';
 import type {ApiServerAuth} from '../custom/api-server-call.js';
 import type {CustomQuery, QueryTransformer} from '../custom/query-transformer.js';
@@ -143,6 +144,11 @@ export class ViewSyncer {
 
   get clientCount(): number {
     return this.#clients.size;
+  }
+
+  /** Stopped for good (see stop()): its work is refused with Rehome. */
+  get stopped(): boolean {
+    return this.#stopped;
   }
 
   connectedClients(): IterableIterator<ClientHandle> {
@@ -359,9 +365,9 @@ export class ViewSyncer {
         await work();
       } catch (e) {
         if (this.#stopped) throw this.#abandoned(e);
-        this.#fail(e);
-        // The requesting client backs off and reconnects too, instead of pausing on `Internal`.
-        throw isConnectionLoss(e) ? cvrUnreachable() : e;
+        // The requesting client gets what the group's clients got: never `Internal`, which
+        // would stop it (the Zero client does not reconnect after it).
+        throw this.#fail(e);
       }
     });
     this.#work = run.catch(() => {});
@@ -380,39 +386,49 @@ export class ViewSyncer {
     return ProtocolError.of('Rehome', 'Reconnect required', {maxBackoffMs: 0});
   }
 
-  /** Ownership lost or a concurrent writer: every client reconnects (and rehomes). */
-  #fail(e: unknown): void {
+  /**
+   * A load or step failed: every client of the group is closed with the returned error, which the
+   * requesting client (perhaps not admitted yet) gets too. Each kind makes the Zero client
+   * reconnect, except ClientNotFound (its group is gone; it starts afresh).
+   * - Ownership lost or a concurrent writer: Rehome, and the group stops (a new connection here
+   *   makes a new one, which loads the CVR again).
+   * - ZERO_CVR_DB unreachable: reconnect after a back-off, and the CVR is reloaded.
+   * - Anything else: the in-memory CVR may have diverged from the store; it is dropped and the
+   *   clients reconnect, so that the group reloads what was last flushed. Left connected, they
+   *   would wait for pokes that a group without its CVR never sends.
+   */
+  #fail(e: unknown): ProtocolError {
+    let err: ProtocolError;
     if (e instanceof OwnershipError || e instanceof ConcurrentModificationError) {
       // Which task owns the group, and since when, is the operator's business: it goes to the log.
       this.#o.log.info(`group ${this.#o.clientGroupID}: ${(e as Error).message}; clients rehome`);
-      const err = ProtocolError.of('Rehome', 'Another zcache instance serves this client group', {
+      err = ProtocolError.of('Rehome', 'Another zcache instance serves this client group', {
         maxBackoffMs: 0,
       });
-      for (const c of this.#clients.values()) c.close(err);
-      this.#clients.clear();
       this.stop();
     } else if (e instanceof ClientGroupPurgedError) {
-      const err = ProtocolError.of('ClientNotFound', 'Client group was purged due to inactivity');
-      for (const c of this.#clients.values()) c.close(err);
-      this.#clients.clear();
+      err = ProtocolError.of('ClientNotFound', 'Client group was purged due to inactivity');
     } else if (isConnectionLoss(e)) {
-      // ZERO_CVR_DB went away (restart, outage): what was flushed is all that counts. Every
-      // client reconnects after a back-off and the group reloads its CVR; until the database is
-      // back, each reconnect is answered the same way. Otherwise clients would wait for pokes
-      // that a group without its CVR never sends.
       this.#o.log.warn(
         `group ${this.#o.clientGroupID}: ZERO_CVR_DB unreachable (${connectionLossReason(e)}); ` +
           'its clients reconnect after a back-off and the CVR is reloaded',
       );
-      const err = cvrUnreachable();
-      for (const c of this.#clients.values()) c.close(err);
-      this.#clients.clear();
+      err = cvrUnreachable();
       this.#dropLoadedState();
     } else {
-      // Unknown failure mid-step: the in-memory CVR may have diverged from the store; drop it so
-      // the next request reloads what was last flushed.
+      // The failure may quote a row, a host or a credential: only an id reaches the clients.
+      const id = newErrorId();
+      this.#o.log.error(`group ${this.#o.clientGroupID} failed (error id ${id})`, e);
+      err = ProtocolError.of(
+        'Rebalance',
+        `${internalErrorMessage('zcache failed to serve this client group', id)}; reconnecting`,
+        {minBackoffMs: 1000},
+      );
       this.#dropLoadedState();
     }
+    for (const c of this.#clients.values()) c.close(err);
+    this.#clients.clear();
+    return err;
   }
 
   #dropLoadedState(): void {

@@ -32,7 +32,7 @@ const schema = {
   tables: {item: {columns: {id: {type: 'number'}, v: {type: 'string'}}, primaryKey: ['id']}},
 };
 
-function connect(server: InProcessSync, clientID: string, baseCookie = '') {
+function connect(server: InProcessSync, clientID: string, baseCookie = '', group = 'shared-group') {
   const init = [
     'initConnection',
     {
@@ -42,7 +42,7 @@ function connect(server: InProcessSync, clientID: string, baseCookie = '') {
       ...(baseCookie ? {} : {clientSchema: schema}),
     },
   ];
-  const q = `clientID=${clientID}&clientGroupID=shared-group&ts=1&lmid=0&baseCookie=${baseCookie}`;
+  const q = `clientID=${clientID}&clientGroupID=${group}&ts=1&lmid=0&baseCookie=${baseCookie}`;
   const ws = new WebSocket(`${server.url.replace('http', 'ws')}/sync/v44/connect?${q}`, [
     encodeSecProtocols({initConnectionMessage: init as never}),
   ]);
@@ -82,4 +82,27 @@ test('the instance that lost the group sends Rehome and stops writing its CVR', 
   );
   expect(row?.owner).toBe(b.taskID);
   second.ws.close();
+});
+
+test('a connection whose group another instance took after it connected gets Rehome, and its next connection is served', async () => {
+  const first = connect(a, 'd1', '', 'taken-group');
+  await eventually(() => expect(first.cookie()).toBeDefined());
+  first.ws.close();
+  // Another instance took the group, with a connection later than the next one made here (as
+  // when a connection waited at a starting node and was handed over after the client's next).
+  await h.db.sql.unsafe(
+    `UPDATE "zero_0/cvr".instances SET owner = 'elsewhere', "grantedAt" = now() + interval '2 seconds'
+      WHERE "clientGroupID" = 'taken-group'`,
+  );
+  const refused = connect(b, 'd1', first.cookie(), 'taken-group');
+  await eventually(() => expect(refused.closed()).toBe(true));
+  // Rehome makes the Zero client reconnect at once; Internal would stop it for good.
+  expect(refused.messages.find((m) => m[0] === 'error')?.[1]).toMatchObject({kind: 'Rehome'});
+  await new Promise((r) => setTimeout(r, 2100));
+  // Now this instance's connection is the latest: it takes the group and serves it (a new
+  // client of the group, so that it is poked its whole view).
+  const served = connect(b, 'd2', '', 'taken-group');
+  await eventually(() => expect(served.cookie()).toBeDefined());
+  expect(served.messages.some((m) => m[0] === 'error')).toBe(false);
+  served.ws.close();
 });

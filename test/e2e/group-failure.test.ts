@@ -1,0 +1,90 @@
+import {afterAll, beforeAll, expect, test} from 'vitest';
+import WebSocket from 'ws';
+import {encodeSecProtocols} from '../../src/protocol/sync-connect.js';
+import {eventually} from '../support/eventually.js';
+import {startInProcessSync, type InProcessSync} from '../support/in-process-sync.js';
+import {startHarness, type ReplicationHarness} from '../replication/harness.js';
+
+/**
+ * A client group whose step fails for a reason zcache does not know (here: its CVR database
+ * refuses the flush) drops what it had in memory, and every client of the group is told to
+ * reconnect, so that the group reloads what was last flushed. Left connected, they would wait
+ * for pokes a group without its CVR never sends; told `Internal`, the Zero client would stop.
+ */
+let h: ReplicationHarness;
+let sync: InProcessSync;
+const logLines: string[] = [];
+
+beforeAll(async () => {
+  h = await startHarness(
+    `CREATE TABLE item (id int PRIMARY KEY, v text); INSERT INTO item VALUES (1, 'one');`,
+  );
+  await h.db
+    .sql`UPDATE zero.permissions SET permissions = ${h.db.sql.json({tables: {item: {row: {select: [['allow', {type: 'and', conditions: []}]]}}}} as never)}`;
+  sync = await startInProcessSync(h, {write: (line) => logLines.push(line)});
+});
+
+afterAll(async () => {
+  await sync?.close();
+  await h?.close();
+});
+
+const schema = {
+  tables: {item: {columns: {id: {type: 'number'}, v: {type: 'string'}}, primaryKey: ['id']}},
+};
+
+function connect(clientID: string, baseCookie = '') {
+  const init = [
+    'initConnection',
+    {
+      desiredQueriesPatch: [
+        {op: 'put', hash: 'q1', ast: {table: 'item', orderBy: [['id', 'asc']]}},
+      ],
+      ...(baseCookie ? {} : {clientSchema: schema}),
+    },
+  ];
+  const q = `clientID=${clientID}&clientGroupID=failing-group&ts=1&lmid=0&baseCookie=${baseCookie}`;
+  const ws = new WebSocket(`${sync.url.replace('http', 'ws')}/sync/v44/connect?${q}`, [
+    encodeSecProtocols({initConnectionMessage: init as never}),
+  ]);
+  const messages: [string, Record<string, unknown>][] = [];
+  let closed = false;
+  ws.on('message', (d) => messages.push(JSON.parse(String(d))));
+  ws.on('close', () => (closed = true));
+  ws.on('error', () => {});
+  const cookie = () =>
+    [...messages].reverse().find((m) => m[0] === 'pokeEnd')?.[1].cookie as string | undefined;
+  const sawRow = (v: string) =>
+    messages.some((m) => m[0] === 'pokePart' && JSON.stringify(m[1]).includes(v));
+  return {ws, messages, cookie, sawRow, closed: () => closed};
+}
+
+test("a group whose step fails unexpectedly tells all its clients to reconnect, and serves them after they do", async () => {
+  const c1 = connect('c1');
+  const c2 = connect('c2');
+  await eventually(() => expect(c1.cookie() && c2.cookie()).toBeTruthy());
+  // From now on the CVR database refuses this group's flushes.
+  await h.db.sql.unsafe(`
+    CREATE FUNCTION refuse_flush() RETURNS trigger LANGUAGE plpgsql AS
+      $$ BEGIN RAISE EXCEPTION 'flush refused by the test'; END $$;
+    CREATE TRIGGER refuse_flush BEFORE UPDATE ON "zero_0/cvr".instances
+      FOR EACH ROW WHEN (NEW."clientGroupID" = 'failing-group') EXECUTE FUNCTION refuse_flush();`);
+  await h.db.sql`UPDATE item SET v = 'changed' WHERE id = 1`;
+  // A step no client asked for (a new replica version) failed: both are told, neither waits.
+  await eventually(() => expect(c1.closed() && c2.closed()).toBe(true));
+  for (const c of [c1, c2]) {
+    const error = c.messages.find((m) => m[0] === 'error')?.[1];
+    expect(error).toMatchObject({kind: 'Rebalance', minBackoffMs: 1000});
+    // The details are in the log under the error id; the client gets the id only.
+    const id = /error id (\w+)/.exec(String(error?.message))?.[1];
+    expect(id).toBeDefined();
+    expect(String(error?.message)).not.toContain('refused by the test');
+    expect(logLines.some((l) => l.includes(id!) && l.includes('refused by the test'))).toBe(true);
+  }
+  await h.db.sql.unsafe(`DROP TRIGGER refuse_flush ON "zero_0/cvr".instances`);
+  // Back, from the cookie it had: the group reloads its CVR and catches the client up.
+  const again = connect('c1', c1.cookie());
+  await eventually(() => expect(again.sawRow('changed')).toBe(true));
+  expect(again.messages.some((m) => m[0] === 'error')).toBe(false);
+  again.ws.close();
+});
