@@ -19,6 +19,10 @@ import {
  * and relays the replica's version to them.
  *
  * - Sockets for a worker that is not ready yet wait in its queue, and go out when it reports ready.
+ *   While they wait they are read (what arrives is kept for the worker), so that one whose client
+ *   gave up — the Zero client does after 10 s, and a restoring node may take longer — is dropped
+ *   instead of being handed over and served as a ghost that takes the client group's CVR from
+ *   the connection the client really uses.
  * - `publishVersion` reaches every worker, coalesced per worker (only the latest version matters);
  *   a worker that becomes ready later gets the latest one when it starts.
  * - After `stopAccepting`, upgrades are answered with HTTP 503 and queued sockets are dropped.
@@ -32,11 +36,20 @@ export interface SyncWorkerPoolEvents {
   onExit(worker: ChildHandle, exit: ChildExit): void;
 }
 
+/** An upgrade waiting for its worker: its request, and the bytes read from it so far. */
+interface WaitingUpgrade {
+  req: IncomingMessage;
+  socket: Socket;
+  received: Buffer[];
+  /** Stops watching the socket (it is being handed over, or dropped). */
+  unwatch(): void;
+}
+
 interface WorkerSlot {
   readonly handle: ChildHandle;
   readonly versions: LatestValueSender<LexiVersion>;
   ready: boolean;
-  queue: {message: HandoffMessage; socket: Socket}[];
+  queue: WaitingUpgrade[];
   stats?: {at: number; stats: Record<string, unknown>};
 }
 
@@ -97,8 +110,10 @@ export class SyncWorkerPool {
     if (message.type !== 'ready' || slot.ready) return;
     slot.ready = true;
     this.#log.debug(`${slot.handle.name} is ready`);
-    for (const {message: handoff, socket} of slot.queue.splice(0)) {
-      this.#sendSocket(slot, handoff, socket);
+    for (const waiting of slot.queue.splice(0)) {
+      waiting.unwatch();
+      const head = Buffer.concat([...waiting.received, stopReading(waiting.socket)]);
+      this.#sendSocket(slot, handoffMessage(waiting.req, head), waiting.socket);
     }
     if (this.#slots.every((s) => s.ready)) this.#events.onAllReady();
   }
@@ -123,14 +138,43 @@ export class SyncWorkerPool {
       return;
     }
     const slot = this.#slots[index]!;
-    const message: HandoffMessage = {
-      type: 'handoff',
-      request: handedOffRequest(req, Buffer.concat([head, stopReading(socket)])),
-    };
     this.#log.debug(`handing ${req.url} to ${slot.handle.name}`);
-    if (slot.ready) this.#sendSocket(slot, message, socket);
-    else slot.queue.push({message, socket});
+    if (slot.ready) {
+      const message = handoffMessage(req, Buffer.concat([head, stopReading(socket)]));
+      this.#sendSocket(slot, message, socket);
+    } else {
+      this.#wait(slot, req, head, socket);
+    }
   };
+
+  /** Queues an upgrade for a worker that is not ready, reading it to notice its client leave. */
+  #wait(slot: WorkerSlot, req: IncomingMessage, head: Buffer, socket: Socket): void {
+    const received = [head];
+    const onData = (chunk: Buffer) => received.push(chunk);
+    const onGone = () => {
+      const i = slot.queue.indexOf(waiting);
+      if (i < 0) return;
+      slot.queue.splice(i, 1);
+      waiting.unwatch();
+      socket.destroy();
+      this.#log.debug(`${req.url}: the client left while waiting for ${slot.handle.name}`);
+    };
+    const waiting: WaitingUpgrade = {
+      req,
+      socket,
+      received,
+      unwatch: () => {
+        socket.off('data', onData);
+        socket.off('end', onGone);
+        socket.off('close', onGone);
+      },
+    };
+    socket.on('error', () => {});
+    socket.on('data', onData);
+    socket.once('end', onGone);
+    socket.once('close', onGone);
+    slot.queue.push(waiting);
+  }
 
   #sendSocket(slot: WorkerSlot, message: HandoffMessage, socket: Socket): void {
     if (socket.destroyed) return;
@@ -150,6 +194,10 @@ export class SyncWorkerPool {
       for (const {socket} of slot.queue.splice(0)) socket.destroy();
     }
   }
+}
+
+function handoffMessage(req: IncomingMessage, head: Buffer): HandoffMessage {
+  return {type: 'handoff', request: handedOffRequest(req, head)};
 }
 
 /**

@@ -59,7 +59,7 @@ function connect(clientID: string, baseCookie = '') {
   return {ws, messages, cookie, sawRow, closed: () => closed};
 }
 
-test("a group whose step fails unexpectedly tells all its clients to reconnect, and serves them after they do", async () => {
+test('a group whose step fails unexpectedly tells all its clients to reconnect, and serves them after they do', async () => {
   const c1 = connect('c1');
   const c2 = connect('c2');
   await eventually(() => expect(c1.cookie() && c2.cookie()).toBeTruthy());

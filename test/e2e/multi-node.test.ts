@@ -10,6 +10,7 @@ import {
   Zero,
 } from '@rocicorp/zero';
 import NodeWebSocket from 'ws';
+import {encodeSecProtocols} from '../../src/protocol/sync-connect.js';
 import {readBackupManifest, S3ObjectStore} from '../../src/backup/index.js';
 import {eventually} from '../support/eventually.js';
 import {expectReplicaEqualsUpstream} from '../support/replica-compare.js';
@@ -261,6 +262,58 @@ test('a view-syncer started while its manager is down waits, says so, and serves
   await db.sql`INSERT INTO item VALUES (4500, 'after the wait')`;
   await eventually(async () => expect(view.data.map((r) => r.id)).toEqual(await upstreamIds()));
   view.destroy();
+}, 120_000);
+
+test('a connection its client gave up on while the view-syncer was starting is dropped, not served', async () => {
+  await manager.proc!.kill();
+  const node = await createZcacheNode({
+    upstreamUrl: db.url,
+    env: {
+      ...viewSyncerEnv(s3, changeStreamerPort, CHANGE_STREAMER_SECRET),
+      ZERO_LOG_LEVEL: 'debug',
+    },
+  });
+  try {
+    const proc = node.start();
+    await proc.waitForLine(/waiting for the replication-manager/, {timeoutMs: 30_000});
+    // The Zero client gives up on a connection after 10 s; a node restoring its replica, or
+    // waiting for its manager, can take longer than that to serve it.
+    const from = proc.lines.length;
+    const init = [
+      'initConnection',
+      {
+        desiredQueriesPatch: [
+          {op: 'put', hash: 'q', ast: {table: 'item', orderBy: [['id', 'asc']]}},
+        ],
+        clientSchema: {
+          tables: {
+            item: {columns: {id: {type: 'number'}, v: {type: 'string'}}, primaryKey: ['id']},
+          },
+        },
+      },
+    ];
+    const gaveUp = new NodeWebSocket(
+      `ws://127.0.0.1:${node.port}/sync/v44/connect?clientID=g1&clientGroupID=ghost-group&ts=1&lmid=0`,
+      [encodeSecProtocols({initConnectionMessage: init as never})],
+    );
+    gaveUp.on('error', () => {});
+    await proc.waitForLine(/handing \/sync\/.*ghost-group/, {from, timeoutMs: 10_000});
+    gaveUp.terminate();
+    await manager.startAndWaitStreaming();
+    await proc.waitForLine(/zcache ready/, {timeoutMs: 60_000});
+    // A client connecting now is served; connections are handed over in order, so once it is,
+    // the one that was left waiting would have been too.
+    const view = clientOn(node, 'after-ghost').query.item.orderBy('id', 'asc').materialize();
+    await eventually(async () => expect(view.data.map((r) => r.id)).toEqual(await upstreamIds()));
+    view.destroy();
+    expect(proc.lines.some((l) => /sync connection: .*group \S+ client/.test(l))).toBe(true);
+    expect(proc.lines.filter((l) => /sync connection: .*group ghost-group/.test(l))).toEqual([]);
+    const [cvr] = await db.sql`SELECT count(*)::int AS n FROM "zero_0/cvr".instances
+      WHERE "clientGroupID" = 'ghost-group'`;
+    expect(cvr?.n).toBe(0);
+  } finally {
+    await node.close();
+  }
 }, 120_000);
 
 test('S3 unreachable for a while: replication goes on, the backup resumes, nothing is lost', async () => {
