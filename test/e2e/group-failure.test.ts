@@ -1,9 +1,21 @@
 import {afterAll, beforeAll, expect, test} from 'vitest';
 import WebSocket from 'ws';
+import {
+  ANYONE_CAN,
+  createSchema,
+  definePermissions,
+  number,
+  string,
+  table,
+  Zero,
+} from '@rocicorp/zero';
+import {installWebSocketGlobal} from '../support/ws-global.js';
 import {encodeSecProtocols} from '../../src/protocol/sync-connect.js';
 import {eventually} from '../support/eventually.js';
 import {startInProcessSync, type InProcessSync} from '../support/in-process-sync.js';
 import {startHarness, type ReplicationHarness} from '../replication/harness.js';
+
+installWebSocketGlobal();
 
 /**
  * A client group whose step fails for a reason zcache does not know (here: its CVR database
@@ -88,3 +100,38 @@ test('a group whose step fails unexpectedly tells all its clients to reconnect, 
   expect(again.messages.some((m) => m[0] === 'error')).toBe(false);
   again.ws.close();
 });
+
+test('the real client, its group failing once on its first step, reconnects, syncs and stays synced', async () => {
+  const item = table('item').columns({id: number(), v: string()}).primaryKey('id');
+  const appSchema = createSchema({tables: [item], enableLegacyQueries: true});
+  const permissions = await definePermissions<unknown, typeof appSchema>(appSchema, () => ({
+    item: {row: {select: ANYONE_CAN}},
+  }));
+  await h.db.sql`UPDATE zero.permissions SET permissions = ${h.db.sql.json(permissions as never)}`;
+  // The next flush of any group is refused once: the new client's first step fails just after
+  // its `connected` was sent. Answered `Internal`, the 0.25.9 client would stop for good.
+  await h.db.sql.unsafe(`
+    CREATE SEQUENCE flushes; -- not rolled back with the refused flush
+    CREATE FUNCTION refuse_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+      IF nextval('flushes') = 1 THEN RAISE EXCEPTION 'flush refused once by the test'; END IF;
+      RETURN NEW;
+    END $$;
+    CREATE TRIGGER refuse_once BEFORE INSERT OR UPDATE ON "zero_0/cvr".instances
+      FOR EACH ROW EXECUTE FUNCTION refuse_once();`);
+  const z = new Zero({server: sync.url, userID: 'u', schema: appSchema, kvStore: 'mem'});
+  try {
+    const view = z.query.item.orderBy('id', 'asc').materialize();
+    await eventually(() => expect(view.data.map((r) => r.v)).toEqual(['changed']), 30_000);
+    expect(logLines.some((l) => l.includes('flush refused once by the test'))).toBe(true);
+    // Still served: a later write reaches it (a client that took the close for a live
+    // connection would wait on a socket it no longer has, and stop at its next ping).
+    await new Promise((r) => setTimeout(r, 6000));
+    await h.db.sql`UPDATE item SET v = 'later' WHERE id = 1`;
+    await eventually(() => expect(view.data.map((r) => r.v)).toEqual(['later']), 30_000);
+    expect(z.connection.state.current.name).toBe('connected');
+    view.destroy();
+  } finally {
+    await z.close();
+    await h.db.sql.unsafe(`DROP TRIGGER refuse_once ON "zero_0/cvr".instances`);
+  }
+}, 90_000);
