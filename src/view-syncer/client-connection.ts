@@ -1,7 +1,7 @@
 import type {WebSocket} from 'ws';
 import {POKE_PER_CONNECTION_VERSION, type ConnectParams} from '../protocol/sync-connect.js';
 import type {DownstreamMessage} from '../protocol/sync-down.js';
-import {ProtocolError} from '../protocol/sync-errors.js';
+import {isBackoffErrorKind, ProtocolError} from '../protocol/sync-errors.js';
 import {
   parseUpstreamMessage,
   parseUpstreamText,
@@ -35,6 +35,15 @@ export const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
  * then stopped for good. Without `connected`, the error fails its connect attempt cleanly.
  */
 const CONNECTED_AFTER_MS = 2000;
+/**
+ * A close that asks the client to reconnect (no error, or a back-off kind such as Rehome) sent
+ * within this long after `connected` waits out the rest. The 0.25.9
+ * client reads its store before it marks itself connected; a close that reaches it meanwhile is
+ * undone by that mark, and the client then believes it is connected on a socket it no longer
+ * has — until its next ping fails an assertion and it stops in its error state, for good. (A
+ * group that loses a takeover race just after admitting a connection closes it that fast.)
+ */
+const CLOSE_AFTER_CONNECTED_MS = 1000;
 
 /** How a connection's credentials are checked, beyond what the group checks. */
 export interface CredentialChecks {
@@ -73,6 +82,9 @@ export class ClientConnection implements ClientHandle {
   /** Inspector access lasts as long as this socket (see InspectorLogin). */
   readonly #inspectorLogin = new InspectorLogin();
   #connectedSent = false;
+  #connectedAt = 0;
+  /** Set once the connection is being closed: nothing more is sent or handled. */
+  #closing = false;
   #connectedTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -126,10 +138,16 @@ export class ClientConnection implements ClientHandle {
     clearTimeout(this.#connectedTimer);
     if (this.#connectedSent) return;
     this.#connectedSent = true;
-    this.send(['connected', {wsid: this.#params.wsid, timestamp: Date.now()}]);
+    this.#connectedAt = Date.now();
+    this.send(['connected', {wsid: this.#params.wsid, timestamp: this.#connectedAt}]);
   }
 
   send(msg: DownstreamMessage): void {
+    if (this.#closing) return;
+    this.#write(msg);
+  }
+
+  #write(msg: DownstreamMessage): void {
     if (this.#ws.readyState !== this.#ws.OPEN) return;
     if (this.#ws.bufferedAmount > MAX_UNREAD_BYTES) {
       this.#log.warn(`dropping a client that left ${this.#ws.bufferedAmount} bytes unread`);
@@ -142,8 +160,21 @@ export class ClientConnection implements ClientHandle {
 
   close(error?: ProtocolError): void {
     clearTimeout(this.#connectedTimer);
-    if (error) this.send(['error', error.body] as DownstreamMessage);
-    this.#ws.close();
+    if (this.#closing) return;
+    this.#closing = true;
+    const closeNow = () => {
+      if (error) this.#write(['error', error.body] as DownstreamMessage);
+      this.#ws.close();
+    };
+    // Only a close that asks the client to come back must not be lost that way; the others (a
+    // malformed message, a refused push) end in the client's error state regardless.
+    const reconnects = !error || isBackoffErrorKind(error.kind);
+    const wait =
+      this.#connectedSent && reconnects
+        ? this.#connectedAt + CLOSE_AFTER_CONNECTED_MS - Date.now()
+        : 0;
+    if (wait > 0) setTimeout(closeNow, wait);
+    else closeNow();
   }
 
   #onMessage(text: string): void {
@@ -153,6 +184,7 @@ export class ClientConnection implements ClientHandle {
     } catch (e) {
       return this.#fail(e);
     }
+    if (this.#closing) return;
     if (msg[0] === 'ping') return this.send(['pong', {}]);
     this.#enqueue(() => msg);
   }
@@ -244,9 +276,8 @@ export class ClientConnection implements ClientHandle {
       this.#log.error(`client failed (error id ${id})`, e);
       err = ProtocolError.of('Internal', internalErrorMessage('zcache failed to serve', id));
     }
-    if (!this.#connectedSent && !err.isTransient) clearTimeout(this.#connectedTimer);
-    this.send(['error', err.body] as DownstreamMessage);
-    if (!err.isTransient) this.#ws.close();
+    if (err.isTransient) return this.send(['error', err.body] as DownstreamMessage);
+    this.close(err);
   }
 
   #closed(): void {

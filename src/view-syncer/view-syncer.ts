@@ -180,10 +180,11 @@ export class ViewSyncer {
     let refusal: ProtocolError | undefined;
     const added = this.#enqueue(async () => {
       await this.#ensureLoaded();
-      refusal = this.#admit(auth);
+      refusal = this.#admit(auth, () =>
+        this.#clientSchemaRefusal(body.clientSchema, client.cookie),
+      );
       if (refusal) return;
       this.#checkCookie(client.clientID, client.cookie);
-      this.#checkClientSchema(body.clientSchema, client.cookie);
       this.#clients.get(client.clientID)?.close();
       this.#clients.set(client.clientID, client);
       if (client.wantsPokePerConnection) this.#owedPoke.add(client);
@@ -217,16 +218,24 @@ export class ViewSyncer {
    * group's token; any other connection gets the Unauthorized error to close it with, and nothing
    * of the group.
    */
-  #admit(auth: ApiServerAuth): ProtocolError | undefined {
+  #admit(
+    auth: ApiServerAuth,
+    alsoRefuse: () => ProtocolError | undefined = () => undefined,
+  ): ProtocolError | undefined {
     const instance = this.#cvr!.instance;
     const principal = principalOf(auth, this.#o.cookiesForwarded ?? false);
+    let token: ApiServerAuth;
     try {
       checkPrincipal(instance.principal, principal);
-      this.#auth = pickGroupToken(this.#auth, auth);
+      token = pickGroupToken(this.#auth, auth);
     } catch (e) {
       if (e instanceof ProtocolError) return e;
       throw e;
     }
+    // Only the principal's connections get this far: what else refuses them may say more.
+    const refusal = alsoRefuse();
+    if (refusal) return refusal;
+    this.#auth = token;
     instance.principal = principal;
     return undefined;
   }
@@ -389,7 +398,8 @@ export class ViewSyncer {
   /**
    * A load or step failed: every client of the group is closed with the returned error, which the
    * requesting client (perhaps not admitted yet) gets too. Each kind makes the Zero client
-   * reconnect, except ClientNotFound (its group is gone; it starts afresh).
+   * reconnect, except ClientNotFound (its group is gone; it starts afresh) and the group's own
+   * protocol errors (a failed transform).
    * - Ownership lost or a concurrent writer: Rehome, and the group stops (a new connection here
    *   makes a new one, which loads the CVR again).
    * - ZERO_CVR_DB unreachable: reconnect after a back-off, and the CVR is reloaded.
@@ -408,6 +418,11 @@ export class ViewSyncer {
       this.stop();
     } else if (e instanceof ClientGroupPurgedError) {
       err = ProtocolError.of('ClientNotFound', 'Client group was purged due to inactivity');
+    } else if (e instanceof ProtocolError) {
+      // The group's own error, e.g. its API server failed a transform: every client gets it. The
+      // step it cut short may have changed the in-memory CVR: it is reloaded.
+      err = e;
+      this.#dropLoadedState();
     } else if (isConnectionLoss(e)) {
       this.#o.log.warn(
         `group ${this.#o.clientGroupID}: ZERO_CVR_DB unreachable (${connectionLossReason(e)}); ` +
@@ -507,31 +522,33 @@ export class ViewSyncer {
     }
   }
 
-  #checkClientSchema(schema: ClientSchema | undefined, cookie: string | null): void {
+  /**
+   * The error for a connection whose client schema the group cannot serve (the group is
+   * unaffected), or undefined; a new group's first schema is kept.
+   */
+  #clientSchemaRefusal(
+    schema: ClientSchema | undefined,
+    cookie: string | null,
+  ): ProtocolError | undefined {
     const stored = this.#cvr!.instance.clientSchema;
     if (!schema) {
-      if (!stored && cookie === null) {
-        throw ProtocolError.of(
-          'InvalidConnectionRequest',
-          'The initConnection message for a new client group must include client schema.',
-        );
-      }
-      return;
+      if (stored || cookie !== null) return undefined;
+      return ProtocolError.of(
+        'InvalidConnectionRequest',
+        'The initConnection message for a new client group must include client schema.',
+      );
     }
     if (stored) {
-      if (JSON.stringify(normalize(stored)) !== JSON.stringify(normalize(schema))) {
-        throw ProtocolError.of(
-          'InvalidConnectionRequest',
-          'Provided schema does not match previous schema',
-        );
-      }
-      return;
+      if (JSON.stringify(normalize(stored)) === JSON.stringify(normalize(schema))) return undefined;
+      return ProtocolError.of(
+        'InvalidConnectionRequest',
+        'Provided schema does not match previous schema',
+      );
     }
     const problems = clientSchemaProblems(this.#db, schema);
-    if (problems.length) {
-      throw ProtocolError.of('SchemaVersionNotSupported', problems.join('\n'));
-    }
+    if (problems.length) return ProtocolError.of('SchemaVersionNotSupported', problems.join('\n'));
     this.#cvr!.instance.clientSchema = schema;
+    return undefined;
   }
 
   async #step(config?: ConfigChange, clientAdded = false): Promise<void> {

@@ -45,30 +45,39 @@ const schema = {
   tables: {item: {columns: {id: {type: 'number'}, v: {type: 'string'}}, primaryKey: ['id']}},
 };
 
-function connect(clientID: string, baseCookie = '') {
+function connect(
+  clientID: string,
+  baseCookie = '',
+  group = 'failing-group',
+  clientSchema: object = schema,
+) {
   const init = [
     'initConnection',
     {
       desiredQueriesPatch: [
         {op: 'put', hash: 'q1', ast: {table: 'item', orderBy: [['id', 'asc']]}},
       ],
-      ...(baseCookie ? {} : {clientSchema: schema}),
+      ...(baseCookie ? {} : {clientSchema}),
     },
   ];
-  const q = `clientID=${clientID}&clientGroupID=failing-group&ts=1&lmid=0&baseCookie=${baseCookie}`;
+  const q = `clientID=${clientID}&clientGroupID=${group}&ts=1&lmid=0&baseCookie=${baseCookie}`;
   const ws = new WebSocket(`${sync.url.replace('http', 'ws')}/sync/v44/connect?${q}`, [
     encodeSecProtocols({initConnectionMessage: init as never}),
   ]);
   const messages: [string, Record<string, unknown>][] = [];
+  const receivedAt: number[] = [];
   let closed = false;
-  ws.on('message', (d) => messages.push(JSON.parse(String(d))));
+  ws.on('message', (d) => {
+    messages.push(JSON.parse(String(d)));
+    receivedAt.push(Date.now());
+  });
   ws.on('close', () => (closed = true));
   ws.on('error', () => {});
   const cookie = () =>
     [...messages].reverse().find((m) => m[0] === 'pokeEnd')?.[1].cookie as string | undefined;
   const sawRow = (v: string) =>
     messages.some((m) => m[0] === 'pokePart' && JSON.stringify(m[1]).includes(v));
-  return {ws, messages, cookie, sawRow, closed: () => closed};
+  return {ws, messages, receivedAt, cookie, sawRow, closed: () => closed};
 }
 
 test('a group whose step fails unexpectedly tells all its clients to reconnect, and serves them after they do', async () => {
@@ -135,3 +144,40 @@ test('the real client, its group failing once on its first step, reconnects, syn
     await h.db.sql.unsafe(`DROP TRIGGER refuse_once ON "zero_0/cvr".instances`);
   }
 }, 90_000);
+
+test('an error that ends a connection just after its `connected` is sent no sooner than a second after it', async () => {
+  // Every flush of this group is refused: its first step fails right after admitting the client.
+  await h.db.sql.unsafe(`
+    CREATE FUNCTION refuse_quick() RETURNS trigger LANGUAGE plpgsql AS
+      $$ BEGIN RAISE EXCEPTION 'flush refused by the test'; END $$;
+    CREATE TRIGGER refuse_quick BEFORE INSERT OR UPDATE ON "zero_0/cvr".instances
+      FOR EACH ROW WHEN (NEW."clientGroupID" = 'quick-fail') EXECUTE FUNCTION refuse_quick();`);
+  try {
+    const c = connect('q1', '', 'quick-fail');
+    await eventually(() => expect(c.closed()).toBe(true));
+    const kinds = c.messages.map((m) => m[0]);
+    expect([kinds[0], kinds.at(-1)]).toEqual(['connected', 'error']);
+    // The 0.25.9 client is still handling `connected` for a moment; a close in that moment
+    // leaves it believing it is connected on a socket it no longer has.
+    expect(c.receivedAt.at(-1)! - c.receivedAt[0]!).toBeGreaterThanOrEqual(900);
+  } finally {
+    await h.db.sql.unsafe(`DROP TRIGGER refuse_quick ON "zero_0/cvr".instances`);
+  }
+});
+
+test("a connection refused for its client schema leaves the group's other clients served", async () => {
+  const c1 = connect('s1', '', 'schema-group');
+  await eventually(() => expect(c1.cookie()).toBeDefined());
+  const otherSchema = {
+    tables: {item: {columns: {id: {type: 'number'}}, primaryKey: ['id']}},
+  };
+  const c2 = connect('s2', '', 'schema-group', otherSchema);
+  await eventually(() => expect(c2.closed()).toBe(true));
+  expect(c2.messages.find((m) => m[0] === 'error')?.[1]).toMatchObject({
+    kind: 'InvalidConnectionRequest',
+  });
+  await h.db.sql`UPDATE item SET v = 'after the refusal' WHERE id = 1`;
+  await eventually(() => expect(c1.sawRow('after the refusal')).toBe(true));
+  expect(c1.closed()).toBe(false);
+  c1.ws.close();
+});
