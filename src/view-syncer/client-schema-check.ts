@@ -1,6 +1,50 @@
+import {ProtocolError} from '../protocol/sync-errors.js';
 import type {ClientSchema} from '../protocol/sync-up-queries.js';
 import {parseLiteTypeString, zqlValueType} from '../replica/column-types.js';
 import type {ReplicaDb} from '../replica/replica-file.js';
+
+/**
+ * The error for a connection whose client schema a group cannot serve, or undefined: a new
+ * group (`stored` undefined) needs a schema the replica can serve (unless the client has a
+ * cookie: it is not new); a group that has one needs the same again (tables, columns, types and
+ * keys; order does not matter), or none.
+ */
+export function clientSchemaRefusal(
+  db: ReplicaDb,
+  stored: ClientSchema | null | undefined,
+  schema: ClientSchema | undefined,
+  cookie: string | null,
+): ProtocolError | undefined {
+  if (!schema) {
+    if (stored || cookie !== null) return undefined;
+    return ProtocolError.of(
+      'InvalidConnectionRequest',
+      'The initConnection message for a new client group must include client schema.',
+    );
+  }
+  if (stored) {
+    if (JSON.stringify(normalize(stored)) === JSON.stringify(normalize(schema))) return undefined;
+    return ProtocolError.of(
+      'InvalidConnectionRequest',
+      'Provided schema does not match previous schema',
+    );
+  }
+  const problems = clientSchemaProblems(db, schema);
+  if (problems.length) return ProtocolError.of('SchemaVersionNotSupported', problems.join('\n'));
+  return undefined;
+}
+
+function normalize(s: ClientSchema): unknown {
+  return Object.keys(s.tables)
+    .sort()
+    .map((t) => [
+      t,
+      Object.keys(s.tables[t]!.columns)
+        .sort()
+        .map((c) => [c, s.tables[t]!.columns[c]!.type]),
+      [...s.tables[t]!.primaryKey].sort(),
+    ]);
+}
 
 /**
  * Checks a client's schema against the replica (fact sheet §2.12): every table must be replicated,

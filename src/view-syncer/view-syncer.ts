@@ -16,7 +16,7 @@ import {pickGroupToken} from './group-token.js';
 import {answerInspect, type InspectorLogin, type InspectorOptions} from './inspector.js';
 import type {InspectDownBody} from '../protocol/sync-down.js';
 import type {InspectUpBody} from '../protocol/sync-up.js';
-import {clientSchemaProblems} from './client-schema-check.js';
+import {clientSchemaRefusal} from './client-schema-check.js';
 import {
   ClientGroupPurgedError,
   ConcurrentModificationError,
@@ -522,33 +522,15 @@ export class ViewSyncer {
     }
   }
 
-  /**
-   * The error for a connection whose client schema the group cannot serve (the group is
-   * unaffected), or undefined; a new group's first schema is kept.
-   */
+  /** See clientSchemaRefusal; a new group keeps the first schema it accepted. */
   #clientSchemaRefusal(
     schema: ClientSchema | undefined,
     cookie: string | null,
   ): ProtocolError | undefined {
-    const stored = this.#cvr!.instance.clientSchema;
-    if (!schema) {
-      if (stored || cookie !== null) return undefined;
-      return ProtocolError.of(
-        'InvalidConnectionRequest',
-        'The initConnection message for a new client group must include client schema.',
-      );
-    }
-    if (stored) {
-      if (JSON.stringify(normalize(stored)) === JSON.stringify(normalize(schema))) return undefined;
-      return ProtocolError.of(
-        'InvalidConnectionRequest',
-        'Provided schema does not match previous schema',
-      );
-    }
-    const problems = clientSchemaProblems(this.#db, schema);
-    if (problems.length) return ProtocolError.of('SchemaVersionNotSupported', problems.join('\n'));
-    this.#cvr!.instance.clientSchema = schema;
-    return undefined;
+    const instance = this.#cvr!.instance;
+    const refusal = clientSchemaRefusal(this.#db, instance.clientSchema, schema, cookie);
+    if (!refusal && schema && !instance.clientSchema) instance.clientSchema = schema;
+    return refusal;
   }
 
   async #step(config?: ConfigChange, clientAdded = false): Promise<void> {
@@ -860,18 +842,6 @@ export class ViewSyncer {
     );
     this.#expiryTimer.unref();
   }
-}
-
-function normalize(s: ClientSchema): unknown {
-  return Object.keys(s.tables)
-    .sort()
-    .map((t) => [
-      t,
-      Object.keys(s.tables[t]!.columns)
-        .sort()
-        .map((c) => [c, s.tables[t]!.columns[c]!.type]),
-      [...s.tables[t]!.primaryKey].sort(),
-    ]);
 }
 
 /** What a client is told while the group's CVR cannot be read or written: back off, reconnect. */
