@@ -375,8 +375,13 @@ test("the manager's replica and backup deleted: it resyncs, and the view-syncers
     async () => expect(view.data.map((r) => r.id)).toEqual(await upstreamIds()),
     60_000,
   ).catch((e: Error) => {
-    // Rare under full-suite load (a row missing on the client): keep what the servers said.
-    const logs = viewSyncers.map((n, i) => `view-syncer ${i}:\n${n.proc?.describe() ?? ''}`);
+    // Seen rarely under full-suite load before connections given up on were dropped (see
+    // docs/durability.md, guarantee 11): keep what the servers said and where the client went.
+    const logs = viewSyncers.map(
+      (n, i) => `view-syncer ${i} (port ${n.port}):\n${n.proc?.describe() ?? ''}`,
+    );
+    logs.push(`the balancer routed to ports: ${balancer.routed.join(' ')}`);
+    logs.push(`manager:\n${manager.proc?.describe() ?? ''}`);
     throw new Error(`${e.message}\n${logs.join('\n')}`);
   });
   view.destroy();
