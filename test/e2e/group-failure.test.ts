@@ -1,5 +1,4 @@
 import {afterAll, beforeAll, expect, test} from 'vitest';
-import WebSocket from 'ws';
 import {
   ANYONE_CAN,
   createSchema,
@@ -10,9 +9,9 @@ import {
   Zero,
 } from '@rocicorp/zero';
 import {installWebSocketGlobal} from '../support/ws-global.js';
-import {encodeSecProtocols} from '../../src/protocol/sync-connect.js';
 import {eventually} from '../support/eventually.js';
 import {startInProcessSync, type InProcessSync} from '../support/in-process-sync.js';
+import {connectRawSync} from '../support/raw-sync-socket.js';
 import {startHarness, type ReplicationHarness} from '../replication/harness.js';
 
 installWebSocketGlobal();
@@ -51,33 +50,14 @@ function connect(
   group = 'failing-group',
   clientSchema: object = schema,
 ) {
-  const init = [
-    'initConnection',
-    {
-      desiredQueriesPatch: [
-        {op: 'put', hash: 'q1', ast: {table: 'item', orderBy: [['id', 'asc']]}},
-      ],
-      ...(baseCookie ? {} : {clientSchema}),
-    },
+  const desiredQueriesPatch = [
+    {op: 'put', hash: 'q1', ast: {table: 'item', orderBy: [['id', 'asc']]}},
   ];
-  const q = `clientID=${clientID}&clientGroupID=${group}&ts=1&lmid=0&baseCookie=${baseCookie}`;
-  const ws = new WebSocket(`${sync.url.replace('http', 'ws')}/sync/v44/connect?${q}`, [
-    encodeSecProtocols({initConnectionMessage: init as never}),
-  ]);
-  const messages: [string, Record<string, unknown>][] = [];
-  const receivedAt: number[] = [];
-  let closed = false;
-  ws.on('message', (d) => {
-    messages.push(JSON.parse(String(d)));
-    receivedAt.push(Date.now());
-  });
-  ws.on('close', () => (closed = true));
-  ws.on('error', () => {});
-  const cookie = () =>
-    [...messages].reverse().find((m) => m[0] === 'pokeEnd')?.[1].cookie as string | undefined;
-  const sawRow = (v: string) =>
-    messages.some((m) => m[0] === 'pokePart' && JSON.stringify(m[1]).includes(v));
-  return {ws, messages, receivedAt, cookie, sawRow, closed: () => closed};
+  return connectRawSync(
+    sync.url,
+    {clientID, clientGroupID: group, baseCookie},
+    {desiredQueriesPatch, ...(baseCookie ? {} : {clientSchema})},
+  );
 }
 
 test('a group whose step fails unexpectedly tells all its clients to reconnect, and serves them after they do', async () => {
@@ -105,7 +85,7 @@ test('a group whose step fails unexpectedly tells all its clients to reconnect, 
   await h.db.sql.unsafe(`DROP TRIGGER refuse_flush ON "zero_0/cvr".instances`);
   // Back, from the cookie it had: the group reloads its CVR and catches the client up.
   const again = connect('c1', c1.cookie());
-  await eventually(() => expect(again.sawRow('changed')).toBe(true));
+  await eventually(() => expect(again.sawInPoke('changed')).toBe(true));
   expect(again.messages.some((m) => m[0] === 'error')).toBe(false);
   again.ws.close();
 });
@@ -177,7 +157,7 @@ test("a connection refused for its client schema leaves the group's other client
     kind: 'InvalidConnectionRequest',
   });
   await h.db.sql`UPDATE item SET v = 'after the refusal' WHERE id = 1`;
-  await eventually(() => expect(c1.sawRow('after the refusal')).toBe(true));
+  await eventually(() => expect(c1.sawInPoke('after the refusal')).toBe(true));
   expect(c1.closed()).toBe(false);
   c1.ws.close();
 });

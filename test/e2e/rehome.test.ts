@@ -1,8 +1,7 @@
 import {afterAll, beforeAll, expect, test} from 'vitest';
-import WebSocket from 'ws';
-import {encodeSecProtocols} from '../../src/protocol/sync-connect.js';
 import {eventually} from '../support/eventually.js';
 import {startInProcessSync, type InProcessSync} from '../support/in-process-sync.js';
+import {connectRawSync} from '../support/raw-sync-socket.js';
 import {startHarness, type ReplicationHarness} from '../replication/harness.js';
 
 /**
@@ -33,27 +32,14 @@ const schema = {
 };
 
 function connect(server: InProcessSync, clientID: string, baseCookie = '', group = 'shared-group') {
-  const init = [
-    'initConnection',
-    {
-      desiredQueriesPatch: [
-        {op: 'put', hash: 'q1', ast: {table: 'item', orderBy: [['id', 'asc']]}},
-      ],
-      ...(baseCookie ? {} : {clientSchema: schema}),
-    },
+  const desiredQueriesPatch = [
+    {op: 'put', hash: 'q1', ast: {table: 'item', orderBy: [['id', 'asc']]}},
   ];
-  const q = `clientID=${clientID}&clientGroupID=${group}&ts=1&lmid=0&baseCookie=${baseCookie}`;
-  const ws = new WebSocket(`${server.url.replace('http', 'ws')}/sync/v44/connect?${q}`, [
-    encodeSecProtocols({initConnectionMessage: init as never}),
-  ]);
-  const messages: [string, Record<string, unknown>][] = [];
-  let closed = false;
-  ws.on('message', (d) => messages.push(JSON.parse(String(d))));
-  ws.on('close', () => (closed = true));
-  ws.on('error', () => {});
-  const cookie = () =>
-    [...messages].reverse().find((m) => m[0] === 'pokeEnd')?.[1].cookie as string | undefined;
-  return {ws, messages, cookie, closed: () => closed};
+  return connectRawSync(
+    server.url,
+    {clientID, clientGroupID: group, baseCookie},
+    {desiredQueriesPatch, ...(baseCookie ? {} : {clientSchema: schema})},
+  );
 }
 
 test('the instance that lost the group sends Rehome and stops writing its CVR', async () => {
@@ -72,11 +58,7 @@ test('the instance that lost the group sends Rehome and stops writing its CVR', 
     expect(first.closed()).toBe(true);
   });
   // The new owner keeps serving its client and owns the CVR.
-  await eventually(() =>
-    expect(
-      second.messages.some((m) => m[0] === 'pokePart' && JSON.stringify(m[1]).includes('changed')),
-    ).toBe(true),
-  );
+  await eventually(() => expect(second.sawInPoke('changed')).toBe(true));
   const [row] = await h.db.sql.unsafe(
     `SELECT owner FROM "zero_0/cvr".instances WHERE "clientGroupID" = 'shared-group'`,
   );

@@ -1,8 +1,7 @@
 import {afterAll, beforeAll, expect, test} from 'vitest';
-import WebSocket from 'ws';
-import {encodeSecProtocols} from '../../src/protocol/sync-connect.js';
 import {eventually} from '../support/eventually.js';
 import {startInProcessSync, type InProcessSync} from '../support/in-process-sync.js';
+import {connectRawSync} from '../support/raw-sync-socket.js';
 import {startHarness, type ReplicationHarness} from '../replication/harness.js';
 
 /**
@@ -48,33 +47,24 @@ const matchesNothing = {
 };
 
 test('a view-syncer stopped mid-hydration closes the client cleanly, with no Internal error and nothing logged as failed', async () => {
-  const init = [
-    'initConnection',
+  const c = connectRawSync(
+    sync.url,
+    {clientID: 'c1', clientGroupID: 'stopped-group'},
     {desiredQueriesPatch: [{op: 'put', hash: 'q', ast: matchesNothing}], clientSchema: schema},
-  ];
-  const q = 'clientID=c1&clientGroupID=stopped-group&ts=1&lmid=0';
-  const ws = new WebSocket(`${sync.url.replace('http', 'ws')}/sync/v44/connect?${q}`, [
-    encodeSecProtocols({initConnectionMessage: init as never}),
-  ]);
-  const messages: [string, Record<string, unknown>][] = [];
+  );
   let stopping: Promise<void> | undefined;
-  let closeCode: number | undefined;
-  ws.on('message', (d) => {
-    const m = JSON.parse(String(d)) as [string, Record<string, unknown>];
-    messages.push(m);
-    // `connected` is sent once the group admitted the client, just before its hydration starts.
-    if (m[0] === 'connected') stopping ??= sync.handler.drain();
+  // `connected` is sent once the group admitted the client, just before its hydration starts.
+  c.ws.on('message', () => {
+    if (c.messages.at(-1)?.[0] === 'connected') stopping ??= sync.handler.drain();
   });
-  ws.on('close', (code) => (closeCode = code));
-  ws.on('error', () => {});
-  await eventually(() => expect(closeCode).toBeDefined(), 30_000);
+  await eventually(() => expect(c.closed()).toBe(true), 30_000);
   await stopping;
   // The step is abandoned at its next time slice, after the close: wait for its report.
   await eventually(() =>
     expect(logLines.some((l) => /step abandoned|client failed/.test(l))).toBe(true),
   );
-  expect([1000, 1005]).toContain(closeCode); // a clean close: the client reconnects
+  expect([1000, 1005]).toContain(c.closeCode()); // a clean close: the client reconnects
   // The hydration was abandoned, not finished: nothing but `connected` reached the client.
-  expect(messages.map((m) => m[0])).toEqual(['connected']);
+  expect(c.messages.map((m) => m[0])).toEqual(['connected']);
   expect(logLines.filter((l) => /^(ERROR|WARN)/.test(l))).toEqual([]);
 }, 60_000);
