@@ -2,6 +2,7 @@ import {scaled, type BenchContext} from './bench-context.js';
 import {createBenchDatabase} from './bench-postgres.js';
 import {ALLOW_ALL, measureCommitToPoke, openGroup, watchCells} from './cell-watchers.js';
 import {int, ms} from './figures.js';
+import {longScanKeepingNothing} from '../test/support/long-scan-query.js';
 import {startZcacheServer} from './zcache-server.js';
 
 /**
@@ -57,16 +58,7 @@ export async function benchFairness(ctx: BenchContext): Promise<void> {
 
 function watchHeavy(server: string): Promise<number> {
   const started = performance.now();
-  const ws = openGroup(server, 'heavy', {
-    table: 'heavy',
-    where: {
-      type: 'simple',
-      op: 'LIKE',
-      left: {type: 'column', name: 'v'},
-      right: {type: 'literal', value: '%zz%'},
-    },
-    orderBy: [['id', 'asc']],
-  });
+  const ws = openGroup(server, 'heavy', longScanKeepingNothing('heavy'));
   return new Promise((resolve) => {
     ws.on('message', (d) => {
       if ((JSON.parse(String(d)) as [string])[0] === 'pokeEnd') {

@@ -1,6 +1,7 @@
 import {afterAll, beforeAll, expect, test} from 'vitest';
 import WebSocket from 'ws';
 import {encodeSecProtocols} from '../../src/protocol/sync-connect.js';
+import {longScanKeepingNothing} from '../support/long-scan-query.js';
 import {createTestDatabase, type TestDatabase} from '../support/pg.js';
 import {createZcacheNode, type ZcacheNode} from '../support/zcache-process.js';
 
@@ -65,16 +66,7 @@ const cellQuery = (id: number) => ({
     right: {type: 'literal', value: id},
   },
 });
-const matchesNothing = {
-  table: 'heavy',
-  where: {
-    type: 'simple',
-    op: 'LIKE',
-    left: {type: 'column', name: 'v'},
-    right: {type: 'literal', value: '%zz%'},
-  },
-  orderBy: [['id', 'asc']],
-};
+const matchesNothing = longScanKeepingNothing('heavy');
 
 test("other groups' writes are poked while one group hydrates a long query", async () => {
   const seen: number[] = [];

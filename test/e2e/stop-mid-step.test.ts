@@ -2,6 +2,7 @@ import {afterAll, beforeAll, expect, test} from 'vitest';
 import {eventually} from '../support/eventually.js';
 import {startInProcessSync, type InProcessSync} from '../support/in-process-sync.js';
 import {connectRawSync} from '../support/raw-sync-socket.js';
+import {longScanKeepingNothing} from '../support/long-scan-query.js';
 import {startHarness, type ReplicationHarness} from '../replication/harness.js';
 
 /**
@@ -34,17 +35,7 @@ afterAll(async () => {
 const schema = {
   tables: {heavy: {columns: {id: {type: 'number'}, v: {type: 'string'}}, primaryKey: ['id']}},
 };
-/** Reads every row and keeps none: a long hydration that sends nothing until it ends. */
-const matchesNothing = {
-  table: 'heavy',
-  where: {
-    type: 'simple',
-    op: 'LIKE',
-    left: {type: 'column', name: 'v'},
-    right: {type: 'literal', value: '%zz%'},
-  },
-  orderBy: [['id', 'asc']],
-};
+const matchesNothing = longScanKeepingNothing('heavy');
 
 test('a view-syncer stopped mid-hydration closes the client cleanly, with no Internal error and nothing logged as failed', async () => {
   const c = connectRawSync(
