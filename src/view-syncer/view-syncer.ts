@@ -1,11 +1,9 @@
 import {astLimitProblem, DEFAULT_AST_LIMITS, type AstLimits} from '../protocol/ast-limits.js';
 import type {DownstreamMessage, ErroredQuery, SchemaVersions} from '../protocol/sync-down.js';
 import {ProtocolError} from '../protocol/sync-errors.js';
-import {connectionLossReason, isConnectionLoss} from '../shared/connection-loss.js';
 import type {ClientSchema, InitConnectionBody, UpQueryOp} from '../protocol/sync-up-queries.js';
 import {cachedStatement, openReplica, type ReplicaDb} from '../replica/replica-file.js';
 import type {RowChangeWindow} from '../replica/row-change-window.js';
-import {internalErrorMessage, newErrorId} from '../shared/error-id.js';
 import type {Logger} from '../shared/log.js';
 import type {ApiServerAuth} from '../custom/api-server-call.js';
 import type {CustomQuery, QueryTransformer} from '../custom/query-transformer.js';
@@ -17,12 +15,8 @@ import {answerInspect, type InspectorLogin, type InspectorOptions} from './inspe
 import type {InspectDownBody} from '../protocol/sync-down.js';
 import type {InspectUpBody} from '../protocol/sync-up.js';
 import {clientSchemaRefusal} from './client-schema-check.js';
-import {
-  ClientGroupPurgedError,
-  ConcurrentModificationError,
-  OwnershipError,
-  type CVRStore,
-} from './cvr-store.js';
+import {answerGroupFailure, reconnectElsewhere} from './group-failure.js';
+import type {CVRStore} from './cvr-store.js';
 import type {CVRSnapshot, RowRecord} from './cvr-types.js';
 import {
   compareVersions,
@@ -383,67 +377,23 @@ export class ViewSyncer {
     return run;
   }
 
-  /**
-   * Work cut short by stop(): nothing failed, so nothing is reported as a failure. Its client
-   * reconnects (to this node once restarted, or another); `Internal` would stop the Zero client.
-   */
+  /** Work cut short by stop(): reported at info (nothing failed); see reconnectElsewhere. */
   #abandoned(cut?: unknown): ProtocolError {
     if (cut !== undefined) {
       const why = cut instanceof Error ? cut.message : String(cut);
       this.#o.log.info(`group ${this.#o.clientGroupID}: work cut short by the stop (${why})`);
     }
-    return ProtocolError.of('Rehome', 'Reconnect required', {maxBackoffMs: 0});
+    return reconnectElsewhere();
   }
 
-  /**
-   * A load or step failed: every client of the group is closed with the returned error, which the
-   * requesting client (perhaps not admitted yet) gets too. Each kind makes the Zero client
-   * reconnect, except ClientNotFound (its group is gone; it starts afresh) and the group's own
-   * protocol errors (a failed transform).
-   * - Ownership lost or a concurrent writer: Rehome, and the group stops (a new connection here
-   *   makes a new one, which loads the CVR again).
-   * - ZERO_CVR_DB unreachable: reconnect after a back-off, and the CVR is reloaded.
-   * - Anything else: the in-memory CVR may have diverged from the store; it is dropped and the
-   *   clients reconnect, so that the group reloads what was last flushed. Left connected, they
-   *   would wait for pokes that a group without its CVR never sends.
-   */
+  /** A load or step failed: see answerGroupFailure. Returns the requesting client's error. */
   #fail(e: unknown): ProtocolError {
-    let err: ProtocolError;
-    if (e instanceof OwnershipError || e instanceof ConcurrentModificationError) {
-      // Which task owns the group, and since when, is the operator's business: it goes to the log.
-      this.#o.log.info(`group ${this.#o.clientGroupID}: ${(e as Error).message}; clients rehome`);
-      err = ProtocolError.of('Rehome', 'Another zcache instance serves this client group', {
-        maxBackoffMs: 0,
-      });
-      this.stop();
-    } else if (e instanceof ClientGroupPurgedError) {
-      err = ProtocolError.of('ClientNotFound', 'Client group was purged due to inactivity');
-    } else if (e instanceof ProtocolError) {
-      // The group's own error, e.g. its API server failed a transform: every client gets it. The
-      // step it cut short may have changed the in-memory CVR: it is reloaded.
-      err = e;
-      this.#dropLoadedState();
-    } else if (isConnectionLoss(e)) {
-      this.#o.log.warn(
-        `group ${this.#o.clientGroupID}: ZERO_CVR_DB unreachable (${connectionLossReason(e)}); ` +
-          'its clients reconnect after a back-off and the CVR is reloaded',
-      );
-      err = cvrUnreachable();
-      this.#dropLoadedState();
-    } else {
-      // The failure may quote a row, a host or a credential: only an id reaches the clients.
-      const id = newErrorId();
-      this.#o.log.error(`group ${this.#o.clientGroupID} failed (error id ${id})`, e);
-      err = ProtocolError.of(
-        'Rebalance',
-        `${internalErrorMessage('zcache failed to serve this client group', id)}; reconnecting`,
-        {minBackoffMs: 1000},
-      );
-      this.#dropLoadedState();
-    }
-    for (const c of this.#clients.values()) c.close(err);
+    const {error, then} = answerGroupFailure(e, this.#o.clientGroupID, this.#o.log);
+    if (then === 'stop') this.stop();
+    else if (then === 'reload') this.#dropLoadedState();
+    for (const c of this.#clients.values()) c.close(error);
     this.#clients.clear();
-    return err;
+    return error;
   }
 
   #dropLoadedState(): void {
@@ -842,13 +792,4 @@ export class ViewSyncer {
     );
     this.#expiryTimer.unref();
   }
-}
-
-/** What a client is told while the group's CVR cannot be read or written: back off, reconnect. */
-function cvrUnreachable(): ProtocolError {
-  return ProtocolError.of(
-    'ServerOverloaded',
-    'zcache cannot reach its CVR database right now; reconnect after a back-off',
-    {minBackoffMs: 1000},
-  );
 }
