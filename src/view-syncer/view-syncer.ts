@@ -26,7 +26,8 @@ import {
   type CVRVersion,
 } from './cvr-version.js';
 import {internalQueries} from './internal-queries.js';
-import {PipelineDriver} from './pipeline-driver.js';
+import {PipelineDriver, type StepResult} from './pipeline-driver.js';
+import type {ReplicaSources, Row} from '../zql/index.js';
 import {AheadClients} from './ahead-clients.js';
 import {LostVersions} from './lost-versions.js';
 import {PokeBuilder, pendingPoke, type PendingPoke} from './poke-builder.js';
@@ -97,6 +98,22 @@ export interface ViewSyncerOptions {
 }
 
 type ConfigChange = (version: CVRVersion, ttlClock: number) => DesiredPatch[];
+
+/** What one step gathers as it goes: `got` patches, and the queries refused, to report. */
+interface StepTally {
+  /** The step's version if nothing moves it higher: above the old one and every ahead cookie. */
+  tentative: CVRVersion;
+  got: {op: 'put' | 'del'; hash: string}[];
+  failed: ErroredQuery[];
+}
+
+/** A step's result, decided inside its read of the replica. */
+interface StepOutcome {
+  version: CVRVersion;
+  changed: boolean;
+  rowsDirty: RowRecord[];
+  pokes: PendingPoke[];
+}
 
 export class ViewSyncer {
   readonly #o: ViewSyncerOptions;
@@ -494,16 +511,46 @@ export class ViewSyncer {
     }
   }
 
+  /**
+   * One step: bring the pipelines in line with the live queries, advance them to the replica's
+   * head (hydrating new ones), poke every client from its cookie, and flush the CVR — each poke's
+   * end waits for that flush.
+   */
   async #stepIn(slices: StepSlices, config?: ConfigChange, clientAdded = false): Promise<void> {
-    const cvr = this.#cvr!;
-    const old = cvr.instance.version;
+    const old = this.#cvr!.instance.version;
     const ttl = this.#ttl.value();
-    const tentative = this.#lost.raise(this.#ahead.raise(oneAfter(old)));
-    const desired = config ? config(tentative, ttl) : [];
-    const gotChanges: {op: 'put' | 'del'; hash: string}[] = [];
+    const tally: StepTally = {
+      tentative: this.#lost.raise(this.#ahead.raise(oneAfter(old))),
+      got: [],
+      failed: [],
+    };
+    const desired = config ? config(tally.tentative, ttl) : [];
+    await this.#updatePipelines(tally, ttl);
+    const outcome = await slices.run(
+      this.#driver.step((result, sources) =>
+        this.#afterAdvance(tally, old, desired, result, sources),
+      ),
+      () => this.#stopped,
+    );
+    // Pokes go out while the CVR is flushed; only their pokeEnd (when the client applies them)
+    // waits for the flush, so no client is told a version the CVR might not have.
+    for (const poke of outcome.pokes) poke.sendParts();
+    if (outcome.changed || clientAdded) await this.#flushStep(old, outcome);
+    for (const poke of outcome.pokes) poke.finish();
+    this.#ahead.clear();
+    if (tally.failed.length)
+      for (const c of this.#clients.values()) c.send(['transformError', tally.failed]);
+    this.#scheduleExpiry();
+  }
+
+  /**
+   * Drops expired queries' pipelines, rebuilds those whose permissions or transform changed, and
+   * adds pipelines for the queries admitted to run (refusing those over the limits).
+   */
+  async #updatePipelines(tally: StepTally, ttl: number): Promise<void> {
     for (const q of this.#queries.expiredQueries(ttl)) {
-      if (this.#queries.tombstone(q.queryHash, tentative))
-        gotChanges.push({op: 'del', hash: q.queryHash});
+      if (this.#queries.tombstone(q.queryHash, tally.tentative))
+        tally.got.push({op: 'del', hash: q.queryHash});
       this.#driver.removeQuery(q.queryHash);
       this.#rows.release(q.queryHash);
     }
@@ -518,29 +565,19 @@ export class ViewSyncer {
     // Dropped from the driver, they start again below, from the new transform.
     for (const hash of await this.#custom.toRebuild(this.#runningCustomQueries(), this.#auth))
       this.#driver.removeQuery(hash);
-    const failedQueries: ErroredQuery[] = [];
+    const max = this.#o.maxQueries ?? DEFAULT_MAX_QUERIES;
     const admission = admitQueries(
       this.#queries.liveQueries(ttl),
       new Set(this.#driver.queries()),
-      this.#o.maxQueries ?? DEFAULT_MAX_QUERIES,
+      max,
     );
-    for (const q of admission.refused) {
-      if (this.#queries.tombstone(q.queryHash, tentative))
-        gotChanges.push({op: 'del', hash: q.queryHash});
-      const message = tooManyQueriesMessage(this.#o.maxQueries ?? DEFAULT_MAX_QUERIES);
-      failedQueries.push({error: 'app', id: q.queryHash, name: q.name ?? '', message});
-    }
+    for (const q of admission.refused) this.#refuse(tally, q.queryHash, tooManyQueriesMessage(max));
     const custom: CustomQuery[] = [];
-    const refuse = (hash: string, message: string) => {
-      if (this.#queries.tombstone(hash, tentative)) gotChanges.push({op: 'del', hash});
-      const name = this.#queries.queries.get(hash)?.name ?? '';
-      failedQueries.push({error: 'app', id: hash, name, message});
-    };
     for (const q of admission.start) {
       if (q.kind === 'custom') custom.push({id: q.queryHash, name: q.name!, args: q.args ?? []});
       else if (q.kind === 'client' && q.ast) {
         const problem = astLimitProblem(q.ast, this.#astLimits);
-        if (problem) refuse(q.queryHash, `Query refused: ${problem}.`);
+        if (problem) this.#refuse(tally, q.queryHash, `Query refused: ${problem}.`);
         else {
           const authData = this.#auth.authData ?? this.#o.authData;
           // Permission conditions go first so that SQLite filters by them before anything else.
@@ -549,97 +586,103 @@ export class ViewSyncer {
         }
       } else if (q.ast) this.#driver.addQuery(q.queryHash, q.ast);
     }
-    if (custom.length) {
-      const added = await this.#addCustomQueries(custom, tentative, refuse);
-      gotChanges.push(...added);
-    }
-    const outcome = await slices.run(
-      this.#driver.step((result, sources) => {
-        // A (re)hydrated query's patches are its whole result: drop the references the CVR holds
-        // for it (e.g. from before a restart) so rows it no longer has are deleted.
-        for (const {queryHash, hydrated} of result.queries)
-          if (hydrated) this.#rows.release(queryHash);
-        if (result.reset)
-          this.#o.log.info(
-            `group ${this.#o.clientGroupID}: pipelines rehydrated (${result.resetReason})`,
-          );
-        for (const f of result.failed) {
-          this.#o.log.warn(
-            `group ${this.#o.clientGroupID}: query ${f.queryHash} failed: ${f.message}`,
-            f.cause,
-          );
-          refuse(f.queryHash, f.message);
-        }
-        const fresh = new Set<string>();
-        for (const {queryHash, patches} of result.queries) {
-          this.#rows.apply(queryHash, patches, tentative);
-          const q = this.#queries.queries.get(queryHash);
-          if (q && q.patchVersion === null) fresh.add(queryHash);
-        }
-        const next: CVRVersion = this.#lost.raise(
-          this.#ahead.raise(
-            result.version > old.stateVersion ? {stateVersion: result.version} : tentative,
-          ),
-        );
-        const rowOut = this.#rows.finish(next);
-        for (const hash of fresh) {
-          this.#queries.markGot(hash, next, hash);
-          if (this.#queries.queries.get(hash)!.kind !== 'internal')
-            gotChanges.push({op: 'put', hash});
-        }
-        const changed =
-          this.#ahead.size > 0 ||
-          desired.length > 0 ||
-          gotChanges.length > 0 ||
-          rowOut.changes.length > 0 ||
-          this.#queries.dirtyQueries.size > 0;
-        const version = changed ? next : old;
-        const readRow = (table: string, key: Record<string, unknown>) => sources.getRow(table, key);
-        const pokes = this.#buildPokes(old, version, desired, gotChanges, rowOut.changes, readRow);
-        return {version, changed, rowsDirty: rowOut.dirty, pokes};
-      }),
-      () => this.#stopped,
-    );
-    // Pokes go out while the CVR is flushed; only their pokeEnd (when the client applies them)
-    // waits for the flush, so no client is told a version the CVR might not have.
-    for (const poke of outcome.pokes) poke.sendParts();
-    if (outcome.changed || clientAdded) {
-      this.#queries.stampDirty(outcome.version);
-      // A version above the recorded ceiling is handed out only once a durable flush raised it.
-      const raisedCeiling = this.#lost.ceilingFor(outcome.version) !== null;
-      cvr.instance = {
-        ...cvr.instance,
-        version: outcome.version,
-        lastActive: Date.now(),
-        ttlClock: this.#ttl.value(),
-        handedOutCeiling: this.#lost.ceiling,
-        lostRanges: this.#lost.ranges,
-      };
-      for (const id of this.#clients.keys()) cvr.clients.add(id);
-      const purged = this.#purgeQueryTombstones();
-      const dirty = this.#queries.takeDirty();
-      await this.#flushOrCancel(outcome.pokes, () =>
-        this.#o.store.flush(
-          this.#stored ? old : null,
-          {
-            instance: cvr.instance,
-            clients: {put: [...this.#clients.keys()]},
-            queries: dirty.queries,
-            desires: dirty.desires,
-            purgedQueries: purged,
-            rows: outcome.rowsDirty,
-          },
-          this.#lastConnect,
-          {durable: raisedCeiling},
-        ),
+    if (custom.length) await this.#addCustomQueries(custom, tally);
+  }
+
+  /** A query that will not run: its `got` is deleted and it is reported to the clients. */
+  #refuse(tally: StepTally, hash: string, message: string): void {
+    if (this.#queries.tombstone(hash, tally.tentative)) tally.got.push({op: 'del', hash});
+    const name = this.#queries.queries.get(hash)?.name ?? '';
+    tally.failed.push({error: 'app', id: hash, name, message});
+  }
+
+  /**
+   * Inside the step's read of the replica: takes the pipelines' patches into the row set, picks
+   * the step's version (above the old one, every ahead cookie and every possibly lost one) and
+   * builds each client's poke.
+   */
+  #afterAdvance(
+    tally: StepTally,
+    old: CVRVersion,
+    desired: DesiredPatch[],
+    result: StepResult,
+    sources: ReplicaSources,
+  ): StepOutcome {
+    // A (re)hydrated query's patches are its whole result: drop the references the CVR holds
+    // for it (e.g. from before a restart) so rows it no longer has are deleted.
+    for (const {queryHash, hydrated} of result.queries) if (hydrated) this.#rows.release(queryHash);
+    if (result.reset)
+      this.#o.log.info(
+        `group ${this.#o.clientGroupID}: pipelines rehydrated (${result.resetReason})`,
       );
-      this.#stored = true;
+    for (const f of result.failed) {
+      this.#o.log.warn(
+        `group ${this.#o.clientGroupID}: query ${f.queryHash} failed: ${f.message}`,
+        f.cause,
+      );
+      this.#refuse(tally, f.queryHash, f.message);
     }
-    for (const poke of outcome.pokes) poke.finish();
-    this.#ahead.clear();
-    if (failedQueries.length)
-      for (const c of this.#clients.values()) c.send(['transformError', failedQueries]);
-    this.#scheduleExpiry();
+    const fresh = new Set<string>();
+    for (const {queryHash, patches} of result.queries) {
+      this.#rows.apply(queryHash, patches, tally.tentative);
+      const q = this.#queries.queries.get(queryHash);
+      if (q && q.patchVersion === null) fresh.add(queryHash);
+    }
+    const next: CVRVersion = this.#lost.raise(
+      this.#ahead.raise(
+        result.version > old.stateVersion ? {stateVersion: result.version} : tally.tentative,
+      ),
+    );
+    const rowOut = this.#rows.finish(next);
+    for (const hash of fresh) {
+      this.#queries.markGot(hash, next, hash);
+      if (this.#queries.queries.get(hash)!.kind !== 'internal') tally.got.push({op: 'put', hash});
+    }
+    const changed =
+      this.#ahead.size > 0 ||
+      desired.length > 0 ||
+      tally.got.length > 0 ||
+      rowOut.changes.length > 0 ||
+      this.#queries.dirtyQueries.size > 0;
+    const version = changed ? next : old;
+    const readRow = (table: string, key: Record<string, unknown>) => sources.getRow(table, key);
+    const pokes = this.#buildPokes(old, version, desired, tally.got, rowOut.changes, readRow);
+    return {version, changed, rowsDirty: rowOut.dirty, pokes};
+  }
+
+  /** Flushes what the step changed; its pokes are cancelled if the flush fails. */
+  async #flushStep(old: CVRVersion, outcome: StepOutcome): Promise<void> {
+    const cvr = this.#cvr!;
+    this.#queries.stampDirty(outcome.version);
+    // A version above the recorded ceiling is handed out only once a durable flush raised it.
+    const raisedCeiling = this.#lost.ceilingFor(outcome.version) !== null;
+    cvr.instance = {
+      ...cvr.instance,
+      version: outcome.version,
+      lastActive: Date.now(),
+      ttlClock: this.#ttl.value(),
+      handedOutCeiling: this.#lost.ceiling,
+      lostRanges: this.#lost.ranges,
+    };
+    for (const id of this.#clients.keys()) cvr.clients.add(id);
+    const purged = this.#purgeQueryTombstones();
+    const dirty = this.#queries.takeDirty();
+    await this.#flushOrCancel(outcome.pokes, () =>
+      this.#o.store.flush(
+        this.#stored ? old : null,
+        {
+          instance: cvr.instance,
+          clients: {put: [...this.#clients.keys()]},
+          queries: dirty.queries,
+          desires: dirty.desires,
+          purgedQueries: purged,
+          rows: outcome.rowsDirty,
+        },
+        this.#lastConnect,
+        {durable: raisedCeiling},
+      ),
+    );
+    this.#stored = true;
   }
 
   /** Forgets the oldest query tombstones beyond the group's bound (see QuerySet.purgeTombstones). */
@@ -703,7 +746,7 @@ export class ViewSyncer {
     desired: DesiredPatch[],
     got: {op: 'put' | 'del'; hash: string}[],
     rows: RowChangeOut[],
-    readRow: (table: string, key: Record<string, unknown>) => import('../zql/index.js').Row | null,
+    readRow: (table: string, key: Record<string, unknown>) => Row | null,
   ): PendingPoke[] {
     const cookie = versionString(version);
     const schemaVersions = this.#schemaVersions();
@@ -745,24 +788,18 @@ export class ViewSyncer {
   }
 
   /** Transforms custom queries and adds their pipelines; failed ones are dropped (got del). */
-  async #addCustomQueries(
-    custom: CustomQuery[],
-    version: CVRVersion,
-    refuse: (hash: string, message: string) => void,
-  ): Promise<{op: 'del'; hash: string}[]> {
+  async #addCustomQueries(custom: CustomQuery[], tally: StepTally): Promise<void> {
     const {asts, errors} = await this.#custom.transform(custom, this.#auth);
     for (const [hash, ast] of asts) {
       // The API server built the AST from the client's arguments: it is checked like a client's.
       const problem = astLimitProblem(ast, this.#astLimits);
-      if (problem) refuse(hash, `Query refused: ${problem}.`);
+      if (problem) this.#refuse(tally, hash, `Query refused: ${problem}.`);
       else this.#driver.addQuery(hash, ast, ast);
     }
-    if (errors.length === 0) return [];
+    if (errors.length === 0) return;
     for (const c of this.#clients.values()) c.send(['transformError', errors]);
-    const dels: {op: 'del'; hash: string}[] = [];
     for (const e of errors)
-      if (this.#queries.tombstone(e.id, version)) dels.push({op: 'del', hash: e.id});
-    return dels;
+      if (this.#queries.tombstone(e.id, tally.tentative)) tally.got.push({op: 'del', hash: e.id});
   }
 
   get #astLimits(): AstLimits {
