@@ -33,8 +33,17 @@ const updateNeeded: unknown[] = [];
 const titles = async () =>
   (await db.sql<{title: string}[]>`SELECT title FROM item ORDER BY id`).map((r) => r.title);
 
-/** Copies the group's CVR rows aside (in a schema of the group's own, which is not replicated). */
+/**
+ * Once the group's CVR is stored and its flushes have settled, copies its rows aside (in a schema
+ * of the group's own, which is not replicated): the CVR as it will be "after the crash".
+ */
 async function snapshotCVR(group: string): Promise<void> {
+  await eventually(async () =>
+    expect(
+      await db.sql`SELECT 1 FROM "zero_0/cvr".instances WHERE "clientGroupID" = ${group}`,
+    ).toHaveLength(1),
+  );
+  await new Promise((r) => setTimeout(r, 300));
   await db.sql.unsafe(`CREATE SCHEMA "snap_${group}"`);
   for (const t of CVR_TABLES) {
     await db.sql.unsafe(
@@ -43,6 +52,12 @@ async function snapshotCVR(group: string): Promise<void> {
       [group],
     );
   }
+}
+
+/** As if the write-back of the group's row records was lost: they and rowsVersion lag. */
+async function loseRowWriteBack(group: string): Promise<void> {
+  await db.sql`DELETE FROM "zero_0/cvr".rows WHERE "clientGroupID" = ${group}`;
+  await db.sql`UPDATE "zero_0/cvr"."rowsVersion" SET "version" = '00' WHERE "clientGroupID" = ${group}`;
 }
 
 async function restoreCVR(group: string): Promise<void> {
@@ -91,13 +106,7 @@ test('a client ahead of a CVR that lost updates gets its view reset, keeping its
   const view = z.query.item.orderBy('id', 'asc').materialize();
   await eventually(() => expect(view.data.map((r) => r.title)).toEqual(['first', 'second']));
   const group = await z.clientGroupID;
-  await eventually(async () =>
-    expect(
-      await db.sql`SELECT 1 FROM "zero_0/cvr".instances WHERE "clientGroupID" = ${group}`,
-    ).toHaveLength(1),
-  );
-  await new Promise((r) => setTimeout(r, 300));
-  await snapshotCVR(group); // the CVR as it will be "after the crash"
+  await snapshotCVR(group);
 
   // Later versions the client receives, which the CVR then forgets.
   await db.sql`INSERT INTO item VALUES ('c', 'third')`;
@@ -147,9 +156,7 @@ test('a row write-back that never finished: a returning client gets its view res
     await eventually(() => expect(view.data.map((r) => r.id)).toContain('e'));
     await new Promise((r) => setTimeout(r, 300));
     await proc.kill();
-    // As if the write-back of the group's row records was lost: they and rowsVersion lag.
-    await db.sql`DELETE FROM "zero_0/cvr".rows WHERE "clientGroupID" = ${group}`;
-    await db.sql`UPDATE "zero_0/cvr"."rowsVersion" SET "version" = '00' WHERE "clientGroupID" = ${group}`;
+    await loseRowWriteBack(group);
     await db.sql`UPDATE item SET title = 'fifth, edited' WHERE id = 'e'`;
     proc = await node.startAndWaitStreaming();
     await eventually(
@@ -219,8 +226,7 @@ test('two tabs at versions the CVR lost: the one behind the other is reset too, 
   let b = await tab('b');
   await until(a, 'a', upstreamIds);
   await until(b, 'b', upstreamIds);
-  await new Promise((r) => setTimeout(r, 300));
-  await snapshotCVR(group); // the CVR as it will be "after the crash"
+  await snapshotCVR(group);
 
   // Tab b receives a row, then leaves; tab a receives one more version, then leaves.
   await db.sql`INSERT INTO item VALUES ('x', 'lost with the CVR')`;
@@ -348,13 +354,7 @@ describe('the 1.9.0 client', () => {
       const view = z.materialize(zql.item.orderBy('id', 'asc'));
       await eventually(() => expect(titlesOf(view)).toEqual(['first', 'second']));
       const group = await z.clientGroupID;
-      await eventually(async () =>
-        expect(
-          await db.sql`SELECT 1 FROM "zero_0/cvr".instances WHERE "clientGroupID" = ${group}`,
-        ).toHaveLength(1),
-      );
-      await new Promise((r) => setTimeout(r, 300));
-      await snapshotCVR(group); // the CVR as it will be "after the crash"
+      await snapshotCVR(group);
 
       // Later versions the client receives, which the CVR then forgets.
       await db.sql`INSERT INTO item VALUES ('c', 'third')`;
@@ -401,9 +401,7 @@ describe('the 1.9.0 client', () => {
       await eventually(() => expect(titlesOf(view)).toContain('sixth'));
       await new Promise((r) => setTimeout(r, 300));
       await proc.kill();
-      // As if the write-back of the group's row records was lost: they and rowsVersion lag.
-      await db.sql`DELETE FROM "zero_0/cvr".rows WHERE "clientGroupID" = ${group}`;
-      await db.sql`UPDATE "zero_0/cvr"."rowsVersion" SET "version" = '00' WHERE "clientGroupID" = ${group}`;
+      await loseRowWriteBack(group);
       await db.sql`UPDATE item SET title = 'sixth, edited' WHERE id = 'f'`;
       proc = await node.startAndWaitStreaming();
       await eventually(async () => expect(titlesOf(view)).toEqual(await titles()), 30_000);
